@@ -1,0 +1,84 @@
+"""The one cattrs converter: every rule for turning JSON into models and back.
+
+- ``created_at`` becomes an aware :class:`~datetime.datetime` (``Z`` and offsets
+  understood; a naive timestamp is taken as UTC).
+- A field the service adds is ignored; a missing optional field becomes its
+  default (None, or an empty collection).
+- An enum value the SDK does not know yet is kept as the plain string.
+- ``None`` values are left out of request bodies.
+
+Production code is lenient with unknown keys; tests build a strict converter
+(``make_converter(forbid_extra_keys=True)``) to catch drift between the models and
+the simulator.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn
+
+from ._models import CompanyResult, Criterion, DataSource, Table, TaskState, TaskStatus
+
+__all__ = ["converter", "make_converter"]
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _parse_datetime(value: Any, _: object) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        parsed = datetime.fromisoformat(text)
+    else:
+        raise TypeError(f"expected an ISO 8601 timestamp, got {type(value).__name__}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _lenient_enum(enum_type: type[_E], *, nullable: bool) -> Any:
+    known = {member.value: member for member in enum_type}
+
+    def structure(value: Any, _: object) -> _E | str | None:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string for {enum_type.__name__}, got {value!r}")
+        return known.get(value, value)
+
+    return structure
+
+
+def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
+    """Build a converter holding every conversion rule of the SDK.
+
+    Args:
+        forbid_extra_keys: raise on keys the models do not declare (for tests).
+    """
+    conv = cattrs.Converter(forbid_extra_keys=forbid_extra_keys, detailed_validation=False)
+    conv.register_structure_hook(datetime, _parse_datetime)
+    conv.register_unstructure_hook(datetime, lambda value: value.isoformat())
+    for enum_type in (TaskStatus, DataSource):
+        conv.register_structure_hook(enum_type | str, _lenient_enum(enum_type, nullable=False))
+        conv.register_structure_hook(
+            enum_type | str | None, _lenient_enum(enum_type, nullable=True)
+        )
+    for model in (Criterion, Table, TaskState, CompanyResult):
+        conv.register_unstructure_hook(model, _omit_none(conv, model))
+    return conv
+
+
+def _omit_none(conv: cattrs.Converter, model: type[Any]) -> Any:
+    base = make_dict_unstructure_fn(model, conv)
+
+    def unstructure(value: Any) -> dict[str, Any]:
+        return {key: item for key, item in base(value).items() if item is not None}
+
+    return unstructure
+
+
+#: The converter the SDK uses.
+converter = make_converter()

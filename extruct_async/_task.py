@@ -1,0 +1,220 @@
+"""The task handle: one Deep Search task, its latest state, and what you can do with it."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
+
+from . import _arguments as check
+from ._errors import TaskFailedError, WaitTimeoutError
+from ._models import CompanyResult, Criterion, DataSource, TaskState, TaskStatus
+
+if TYPE_CHECKING:
+    from ._endpoints import Endpoints
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "DiscoveryTask", "ProgressCallback"]
+
+#: Seconds between status reads: tasks take minutes, and the vendor's own tools poll
+#: every 5-10 s.
+DEFAULT_POLL_INTERVAL = 5.0
+_POLL_GROWTH = 1.5
+
+_T = TypeVar("_T")
+
+#: ``on_progress`` callbacks: called with the task, may be sync or async.
+ProgressCallback = Callable[["DiscoveryTask"], "Awaitable[None] | None"]
+
+
+class _Latest(Generic[_T]):
+    """A read-only attribute mirrored from the handle's latest :class:`TaskState`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, task: None, owner: type) -> _Latest[_T]: ...
+    @overload
+    def __get__(self, task: DiscoveryTask, owner: type) -> _T: ...
+    def __get__(self, task: DiscoveryTask | None, owner: type) -> _Latest[_T] | _T:
+        if task is None:
+            return self
+        value: _T = getattr(task.state, self._name)
+        return value
+
+
+class DiscoveryTask:
+    """A handle on one Deep Search task running on the service.
+
+    Attributes mirror the latest state the SDK has seen (:attr:`state`): ``id``,
+    ``status``, ``is_exhausted``, the four counters, ``criteria`` and the rest of
+    :class:`TaskState`. Every call that talks to the service about this task
+    (:meth:`refresh`, :meth:`wait`, :meth:`pages`, :meth:`resume`) updates them.
+    Get handles from ``client.discovery_tasks``; don't build them yourself.
+    """
+
+    id = _Latest[str]()
+    created_at = _Latest[datetime]()
+    status = _Latest[TaskStatus | str]()
+    query = _Latest[str]()
+    desired_num_results = _Latest[int]()
+    is_exhausted = _Latest[bool]()
+    num_results_discovered = _Latest[int]()
+    num_results_enriched = _Latest[int]()
+    num_results_evaluated = _Latest[int]()
+    num_results = _Latest[int]()
+    table_id = _Latest[str | None]()
+    auto_data_sources = _Latest[bool]()
+    data_sources = _Latest[tuple[DataSource | str, ...] | None]()
+    criteria = _Latest[tuple[Criterion, ...] | None]()
+    exclude_domains = _Latest[tuple[str, ...] | None]()
+    finished = _Latest[bool]()
+
+    def __init__(self, state: TaskState, *, endpoints: Endpoints) -> None:
+        self._state = state
+        self._endpoints = endpoints
+
+    def __repr__(self) -> str:
+        s = self._state
+        return (
+            f"<DiscoveryTask {s.id} {s.status}: {s.num_results_discovered} discovered,"
+            f" {s.num_results_enriched} enriched, {s.num_results_evaluated} evaluated,"
+            f" {s.num_results} results{', exhausted' if s.is_exhausted else ''}>"
+        )
+
+    @property
+    def state(self) -> TaskState:
+        """The latest state seen, as an immutable snapshot."""
+        return self._state
+
+    def _update(self, state: TaskState) -> TaskState:
+        self._state = state
+        return state
+
+    async def refresh(self) -> DiscoveryTask:
+        """Fetch the task's current state from the service; return this handle."""
+        self._update(await self._endpoints.get(self.id))
+        return self
+
+    async def wait(
+        self,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> DiscoveryTask:
+        """Poll until the task is finished; return this handle, updated.
+
+        Finished means ``status`` is ``done``, or the task ``is_exhausted`` and
+        evaluation has caught up (``num_results_evaluated >= num_results_enriched``).
+        ``is_exhausted`` alone is not enough: evaluation can still be adding rows.
+
+        Args:
+            poll_interval: seconds between status reads.
+            max_poll_interval: if set, the interval grows 1.5x per read up to this.
+            timeout: seconds to wait in all; None waits as long as it takes.
+            on_progress: called with this handle (sync or async) first with the
+                current state, then each time the status or a counter changes.
+
+        Raises:
+            TaskFailedError: the task ended with status ``failed``.
+            WaitTimeoutError: ``timeout`` passed first; the task keeps running.
+        """
+        async for _ in self.watch(
+            poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout
+        ):
+            if on_progress is not None:
+                outcome = on_progress(self)
+                if inspect.isawaitable(outcome):
+                    await outcome
+        if self.status == TaskStatus.FAILED:
+            raise TaskFailedError(self)
+        return self
+
+    async def watch(
+        self,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[TaskState]:
+        """Yield the task's state now, then each time its status or a counter changes.
+
+        Ends after yielding a finished state (see :meth:`wait`); a ``failed`` task
+        is yielded, not raised. For progress bars, server-sent events and logs.
+        Arguments as for :meth:`wait`.
+
+        Raises:
+            WaitTimeoutError: ``timeout`` passed before the task finished.
+        """
+        interval = check.number("poll_interval", poll_interval)
+        ceiling = interval if max_poll_interval is None else max(
+            interval, check.number("max_poll_interval", max_poll_interval)
+        )
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + check.number(
+            "timeout", timeout, positive=False
+        )
+        seen: tuple[object, ...] | None = None
+        while True:
+            state = self._state
+            if state.progress != seen:
+                seen = state.progress
+                yield state
+            if state.finished:
+                return
+            delay = interval
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise WaitTimeoutError(self, timeout or 0.0)
+                delay = min(delay, remaining)
+            await asyncio.sleep(delay)
+            interval = min(interval * _POLL_GROWTH, ceiling)
+            await self.refresh()
+
+    async def pages(
+        self, *, limit: int = 50, offset: int = 0
+    ) -> AsyncIterator[list[CompanyResult]]:
+        """Yield the task's result rows page by page, best first.
+
+        Walks ``offset``/``limit`` pages until one comes back shorter than
+        ``limit``. Each page request is retried on its own; leaving the loop
+        early sends nothing more. On a running task, rows can land ahead of
+        pages already read: use :meth:`stream` to get each row exactly once.
+
+        Args:
+            limit: rows per request.
+            offset: rows to skip first.
+        """
+        size = check.integer("limit", limit, low=1)
+        start = check.integer("offset", offset, low=0)
+        while True:
+            page = await self._endpoints.results_page(self.id, offset=start, limit=size)
+            self._update(page.state)
+            if page.rows:
+                yield page.rows
+            if len(page.rows) < size:
+                return
+            start += size
+
+    async def results(self, *, page_size: int = 50) -> AsyncIterator[CompanyResult]:
+        """Yield the task's result rows one at a time, best first (see :meth:`pages`)."""
+        async for page in self.pages(limit=page_size):
+            for row in page:
+                yield row
+
+    async def resume(self, desired_new_results: int = 25) -> DiscoveryTask:
+        """Ask the service for more results; return this handle, back in progress.
+
+        The task's target rises by ``desired_new_results`` (0..250), capped at 250
+        results per task. Never applied twice, even if the request is retried.
+
+        Raises:
+            TaskExhaustedError: the task ``is_exhausted``: no candidates are left.
+        """
+        self._update(await self._endpoints.resume(self._state, desired_new_results))
+        return self
