@@ -1,0 +1,1 @@
+"""An embedded Extruct Deep Search simulator (work in progress)."""

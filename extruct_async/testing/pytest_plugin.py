@@ -1,0 +1,1 @@
+"""pytest fixtures for the embedded Extruct simulator (work in progress)."""
