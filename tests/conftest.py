@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 
 import attrs
 import pytest
 from aiohttp import web
+from pytest_asyncio import is_async_test
 
 from extruct_async import AsyncExtruct, RetryPolicy
 from tests._mock_api import MockAPI
@@ -17,6 +18,25 @@ API_KEY = "sk-test-DO-NOT-LEAK-1f3a5c7e9b"
 BASE_URL = "https://api.extruct.test"
 #: Backoff without jitter, so retry tests can assert exact times.
 EXACT_RETRIES = RetryPolicy(max_retries=3, initial_wait=1.0, max_wait=8.0, jitter=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Give each synchronous test a loop of its own, and close it afterwards.
+
+    looptime's hook asks the event loop policy for the current loop before every
+    test; for a synchronous test none is set, so the policy creates one that nobody
+    closes, and warnings-as-errors then fails the run with "unclosed event loop".
+    """
+    if is_async_test(pyfuncitem):
+        return (yield)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return (yield)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 @pytest.fixture(autouse=True)
