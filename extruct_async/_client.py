@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import contextlib
 import os
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from . import _arguments as check
 from ._endpoints import Endpoints
-from ._errors import ConfigurationError, InvalidRequestError
+from ._errors import (
+    APIError,
+    ConfigurationError,
+    CreateManyError,
+    InvalidRequestError,
+    InvalidTypeError,
+    TaskFailedError,
+    WaitTimeoutError,
+)
 from ._gate import Gate
-from ._models import Criterion, DataSource, Table
-from ._protocol import create_request
+from ._models import Criterion, DataSource, Table, TaskState, TaskStatus
+from ._polling import Poller
+from ._protocol import Request, create_request
 from ._retry import RetryPolicy
 from ._session import Session
-from ._task import DiscoveryTask
+from ._task import DEFAULT_POLL_INTERVAL, DiscoveryTask, _Schedule
 from ._transport import AiohttpTransport
 
 if TYPE_CHECKING:
@@ -35,18 +46,22 @@ BASE_URL_ENV = "EXTRUCT_BASE_URL"
 class DiscoveryTasks:
     """Deep Search tasks: ``client.discovery_tasks``."""
 
-    def __init__(self, endpoints: Endpoints) -> None:
+    def __init__(self, endpoints: Endpoints, poller: Poller) -> None:
         self._endpoints = endpoints
+        self._poller = poller
+
+    def _handle(self, state: TaskState) -> DiscoveryTask:
+        return DiscoveryTask(state, endpoints=self._endpoints, poller=self._poller)
 
     async def create(
         self,
         query: str,
         *,
         desired_num_results: int = 100,
-        criteria: Sequence[Criterion] | None = None,
+        criteria: Sequence[Criterion | Mapping[str, str]] | None = None,
         auto_data_sources: bool = True,
         data_sources: Sequence[DataSource | str] | None = None,
-        table: Table | None = None,
+        table: Table | Mapping[str, Any] | None = None,
         exclude_domains: Sequence[str] | None = None,
         exclude_task_ids: Sequence[str] | None = None,
     ) -> DiscoveryTask:
@@ -84,7 +99,41 @@ class DiscoveryTasks:
             exclude_domains=exclude_domains,
             exclude_task_ids=exclude_task_ids,
         )
-        return DiscoveryTask(await self._endpoints.create(request), endpoints=self._endpoints)
+        return self._handle(await self._endpoints.create(request))
+
+    async def create_many(
+        self, specs: Iterable[str | Mapping[str, Any]], *, return_exceptions: bool = False
+    ) -> builtins.list[DiscoveryTask]:
+        """Create a batch of tasks through the gate; return their handles in order.
+
+        Each spec is a query string, or a mapping of :meth:`create`'s arguments
+        (``{"query": ..., "desired_num_results": 25}``). All specs are checked
+        before anything is sent; a bad one raises, naming it (``specs[3].query``).
+        Each create has :meth:`create`'s no-duplicate retries.
+
+        Args:
+            specs: what to create.
+            return_exceptions: put the error of a failed create in its place in the
+                returned list instead of raising.
+
+        Raises:
+            CreateManyError: some creates failed; it holds the tasks that were
+                created, so none is lost.
+        """
+        requests = [_spec_request(i, spec) for i, spec in enumerate(check.sequence("specs", specs))]
+        outcomes = await asyncio.gather(
+            *(self._endpoints.create(request) for request in requests), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if not isinstance(outcome, (TaskState, APIError)):
+                raise outcome  # a bug or a cancellation, not a failed create
+        handles = [self._handle(o) if isinstance(o, TaskState) else None for o in outcomes]
+        errors = [o if isinstance(o, APIError) else None for o in outcomes]
+        if return_exceptions:
+            return [h if h is not None else e for h, e in zip(handles, errors, strict=True)]  # type: ignore[misc]
+        if any(errors):
+            raise CreateManyError(handles, errors)
+        return [h for h in handles if h is not None]
 
     async def get(self, task_id: str) -> DiscoveryTask:
         """Fetch a task by id.
@@ -92,9 +141,9 @@ class DiscoveryTasks:
         Raises:
             NotFoundError: no such task in your workspace.
         """
-        return DiscoveryTask(await self._endpoints.get(task_id), endpoints=self._endpoints)
+        return self._handle(await self._endpoints.get(task_id))
 
-    async def list(self, *, page_size: int = 20) -> AsyncIterator[DiscoveryTask]:
+    async def list(self, *, page_size: int = 20) -> AsyncGenerator[DiscoveryTask, None]:
         """Yield every task in the workspace, newest first.
 
         Walks ``offset``/``limit`` pages of ``page_size`` until a short page. A task
@@ -108,10 +157,131 @@ class DiscoveryTasks:
             for state in page:
                 if state.id not in seen:
                     seen.add(state.id)
-                    yield DiscoveryTask(state, endpoints=self._endpoints)
+                    yield self._handle(state)
             if len(page) < size:
                 return
             offset += size
+
+    async def as_completed(
+        self,
+        tasks: Iterable[DiscoveryTask],
+        *,
+        timeout: float | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> AsyncGenerator[DiscoveryTask, None]:
+        """Yield each task as it finishes, in the order they finish.
+
+        Finished has :meth:`DiscoveryTask.wait`'s meaning. Tasks already finished
+        come first, in the order given. All tasks share the client's one polling
+        schedule, so following a thousand costs about as many status requests as
+        following a few (the list endpoint reads many at once).
+
+        Args:
+            tasks: the handles to follow (each is updated as it is polled).
+            timeout: seconds to wait in all; None waits as long as it takes.
+            poll_interval: seconds between status reads of a task.
+            max_poll_interval: if set, the interval grows 1.5x per read up to this.
+            raise_on_failure: raise :class:`TaskFailedError` when a task fails,
+                instead of yielding it with status ``failed``.
+
+        Raises:
+            WaitTimeoutError: ``timeout`` passed; ``tasks`` holds the unfinished.
+            TaskFailedError: a task failed and ``raise_on_failure`` is set.
+        """
+        handles = _handles(tasks)
+        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout)
+        pending: dict[int, DiscoveryTask] = {}
+        for handle in handles:
+            if handle.finished:
+                yield _finished(handle, raise_on_failure)
+            else:
+                pending.setdefault(id(handle), handle)
+        updates: asyncio.Queue[tuple[DiscoveryTask, BaseException | None]] = asyncio.Queue()
+        subscriptions = {
+            key: self._poller.subscribe(
+                handle, interval=schedule.interval, max_interval=schedule.ceiling,
+                notify=lambda task, error: updates.put_nowait((task, error)),
+            )
+            for key, handle in pending.items()
+        }
+        try:
+            while pending:
+                remaining = schedule.remaining()
+                try:
+                    if remaining is not None and remaining <= 0:
+                        raise asyncio.TimeoutError
+                    handle, error = await asyncio.wait_for(updates.get(), remaining)
+                except asyncio.TimeoutError:
+                    raise WaitTimeoutError(builtins.list(pending.values()),
+                                           schedule.timeout or 0.0) from None
+                if error is not None:
+                    raise error
+                if id(handle) in pending and handle.finished:
+                    del pending[id(handle)]
+                    await subscriptions.pop(id(handle)).aclose()
+                    yield _finished(handle, raise_on_failure)
+        finally:
+            for subscription in subscriptions.values():
+                await subscription.aclose()
+
+    async def wait_all(
+        self,
+        tasks: Iterable[DiscoveryTask],
+        *,
+        timeout: float | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        raise_on_failure: bool = False,
+    ) -> builtins.list[DiscoveryTask]:
+        """Wait until every task is finished; return them in the order given.
+
+        The same rules and arguments as :meth:`as_completed`.
+        """
+        handles = builtins.list(tasks)
+        finished = self.as_completed(
+            handles, timeout=timeout, poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval, raise_on_failure=raise_on_failure,
+        )
+        async with contextlib.aclosing(finished):
+            async for _ in finished:
+                pass
+        return handles
+
+
+def _spec_request(index: int, spec: object) -> Request:
+    field = f"specs[{index}]"
+    if isinstance(spec, str):
+        spec = {"query": spec}
+    if not isinstance(spec, Mapping):
+        raise InvalidTypeError(field, f"expected a query or a mapping, got {type(spec).__name__}")
+    arguments = dict(spec)
+    if "query" not in arguments:
+        raise InvalidRequestError(field, "missing 'query'")
+    query = arguments.pop("query")
+    try:
+        return create_request(query, **arguments)
+    except InvalidRequestError as exc:
+        raise type(exc)(f"{field}.{exc.field}", str(exc).split(": ", 1)[1]) from None
+    except TypeError as exc:  # an argument create() does not take
+        raise InvalidRequestError(field, str(exc)) from None
+
+
+def _handles(tasks: object) -> builtins.list[DiscoveryTask]:
+    handles = []
+    for i, handle in enumerate(check.sequence("tasks", tasks)):
+        if not isinstance(handle, DiscoveryTask):
+            kind = type(handle).__name__
+            raise InvalidTypeError(f"tasks[{i}]", f"expected a DiscoveryTask, got {kind}")
+        handles.append(handle)
+    return handles
+
+
+def _finished(task: DiscoveryTask, raise_on_failure: bool) -> DiscoveryTask:
+    if raise_on_failure and task.status == TaskStatus.FAILED:
+        raise TaskFailedError(task)
+    return task
 
 
 class AsyncExtruct:
@@ -184,7 +354,10 @@ class AsyncExtruct:
             api_key=key, base_url=url, transport=transport, gate=gate, retry=policy,
             rng=random.Random(),
         )
-        self.discovery_tasks = DiscoveryTasks(Endpoints(self._session))
+        endpoints = Endpoints(self._session)
+        self._poller = Poller(endpoints, workers=max(1, max_concurrency // 2))
+        #: Deep Search tasks: create, get, list, and follow many at once.
+        self.discovery_tasks = DiscoveryTasks(endpoints, self._poller)
 
     def __repr__(self) -> str:
         return f"AsyncExtruct(base_url={self.base_url!r})"
@@ -201,5 +374,6 @@ class AsyncExtruct:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP session (unless it was yours); safe to call twice."""
+        """Stop polling and close the HTTP session (unless it was yours); idempotent."""
+        await self._poller.aclose()
         await self._session.transport.aclose()

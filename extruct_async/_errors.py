@@ -20,7 +20,8 @@ The whole tree::
     │   └── APIConnectionError         the request or its answer was lost on the way
     │       └── APITimeoutError        ... because it took too long
     ├── TaskFailedError                the task ended with status ``failed``
-    └── WaitTimeoutError (TimeoutError) ``wait()`` gave up before the task finished
+    ├── CreateManyError                some creates of a batch failed; the rest are kept
+    └── WaitTimeoutError (TimeoutError) waiting gave up before the task(s) finished
 
 No aiohttp or asyncio exception reaches the caller: transport errors are translated
 with ``raise APIConnectionError(...) from exc``. Messages never contain the API key.
@@ -28,7 +29,7 @@ with ``raise APIConnectionError(...) from exc``. Messages never contain the API 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "CreateManyError",
     "ExtructError",
     "InvalidRequestError",
     "InvalidTypeError",
@@ -196,16 +198,48 @@ class TaskFailedError(ExtructError):
         self.task = task
 
 
-class WaitTimeoutError(ExtructError, TimeoutError):
-    """Waiting gave up before the task finished; ``task`` holds its last state.
+class CreateManyError(ExtructError):
+    """Some creates of ``create_many`` failed after their retries.
 
-    The task keeps running on the service: wait again, or read what it has.
+    Nothing is lost: ``tasks`` lines up with the specs given, holding the
+    :class:`DiscoveryTask` of each create that worked (None where it failed), and
+    ``errors`` holds the error of each that failed (None where it worked).
     """
 
-    def __init__(self, task: DiscoveryTask, timeout: float) -> None:
+    def __init__(
+        self, tasks: Sequence[DiscoveryTask | None], errors: Sequence[BaseException | None]
+    ) -> None:
+        self.tasks = list(tasks)
+        self.errors = list(errors)
+        failed = [e for e in self.errors if e is not None]
         super().__init__(
-            f"discovery task {task.id} still {task.status} after {timeout:g}s"
-            f" ({task.num_results_evaluated} evaluated, {task.num_results} results)"
+            f"{len(failed)} of {len(self.errors)} creates failed; first: {failed[0]}"
         )
-        self.task = task
+
+
+class WaitTimeoutError(ExtructError, TimeoutError):
+    """Waiting gave up before the task(s) finished.
+
+    ``tasks`` holds every task still unfinished, with its last known state
+    (``task`` is the first of them, the only one for ``task.wait()``). The tasks
+    keep running on the service: wait again, or read what they have so far.
+    """
+
+    def __init__(self, tasks: Sequence[DiscoveryTask], timeout: float) -> None:
+        self.tasks = list(tasks)
+        self.task = self.tasks[0]
         self.timeout = timeout
+        if len(self.tasks) == 1:
+            task = self.task
+            message = (
+                f"discovery task {task.id} still {task.status} after {timeout:g}s"
+                f" ({task.num_results_evaluated} evaluated, {task.num_results} results)"
+            )
+        else:
+            shown = ", ".join(task.id for task in self.tasks[:5])
+            more = f" and {len(self.tasks) - 5} more" if len(self.tasks) > 5 else ""
+            message = (
+                f"{len(self.tasks)} discovery tasks still running after {timeout:g}s:"
+                f" {shown}{more}"
+            )
+        super().__init__(message)

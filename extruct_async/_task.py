@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
@@ -14,13 +15,13 @@ from ._models import CompanyResult, Criterion, DataSource, TaskState, TaskStatus
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoints
+    from ._polling import Poller, Subscription
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "DiscoveryTask", "ProgressCallback"]
 
 #: Seconds between status reads: tasks take minutes, and the vendor's own tools poll
 #: every 5-10 s.
 DEFAULT_POLL_INTERVAL = 5.0
-_POLL_GROWTH = 1.5
 
 _T = TypeVar("_T")
 
@@ -72,9 +73,10 @@ class DiscoveryTask:
     exclude_domains = _Latest[tuple[str, ...] | None]()
     finished = _Latest[bool]()
 
-    def __init__(self, state: TaskState, *, endpoints: Endpoints) -> None:
+    def __init__(self, state: TaskState, *, endpoints: Endpoints, poller: Poller) -> None:
         self._state = state
         self._endpoints = endpoints
+        self._poller = poller
 
     def __repr__(self) -> str:
         s = self._state
@@ -89,9 +91,8 @@ class DiscoveryTask:
         """The latest state seen, as an immutable snapshot."""
         return self._state
 
-    def _update(self, state: TaskState) -> TaskState:
+    def _update(self, state: TaskState) -> None:
         self._state = state
-        return state
 
     async def refresh(self) -> DiscoveryTask:
         """Fetch the task's current state from the service; return this handle."""
@@ -123,13 +124,15 @@ class DiscoveryTask:
             TaskFailedError: the task ended with status ``failed``.
             WaitTimeoutError: ``timeout`` passed first; the task keeps running.
         """
-        async for _ in self.watch(
+        snapshots = self.watch(
             poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout
-        ):
-            if on_progress is not None:
-                outcome = on_progress(self)
-                if inspect.isawaitable(outcome):
-                    await outcome
+        )
+        async with contextlib.aclosing(snapshots):
+            async for _ in snapshots:
+                if on_progress is not None:
+                    outcome = on_progress(self)
+                    if inspect.isawaitable(outcome):
+                        await outcome
         if self.status == TaskStatus.FAILED:
             raise TaskFailedError(self)
         return self
@@ -140,45 +143,86 @@ class DiscoveryTask:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float | None = None,
         timeout: float | None = None,
-    ) -> AsyncIterator[TaskState]:
+    ) -> AsyncGenerator[TaskState, None]:
         """Yield the task's state now, then each time its status or a counter changes.
 
         Ends after yielding a finished state (see :meth:`wait`); a ``failed`` task
         is yielded, not raised. For progress bars, server-sent events and logs.
-        Arguments as for :meth:`wait`.
+        Polling is shared: however many coroutines watch or wait, the client reads
+        each task's status on one schedule. Arguments as for :meth:`wait`.
 
         Raises:
             WaitTimeoutError: ``timeout`` passed before the task finished.
         """
-        interval = check.number("poll_interval", poll_interval)
-        ceiling = interval if max_poll_interval is None else max(
-            interval, check.number("max_poll_interval", max_poll_interval)
-        )
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + check.number(
-            "timeout", timeout, positive=False
-        )
+        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout)
         seen: tuple[object, ...] | None = None
-        while True:
-            state = self._state
-            if state.progress != seen:
-                seen = state.progress
-                yield state
-            if state.finished:
-                return
-            delay = interval
-            if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise WaitTimeoutError(self, timeout or 0.0)
-                delay = min(delay, remaining)
-            await asyncio.sleep(delay)
-            interval = min(interval * _POLL_GROWTH, ceiling)
-            await self.refresh()
+        subscription: Subscription | None = None
+        try:
+            while True:
+                state = self._state
+                if state.progress != seen:
+                    seen = state.progress
+                    yield state
+                if state.finished:
+                    return
+                if subscription is None:
+                    subscription = schedule.follow(self)
+                await schedule.next_update(self, subscription)
+        finally:
+            if subscription is not None:
+                await subscription.aclose()
+
+    async def stream(
+        self,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        page_size: int = 50,
+    ) -> AsyncGenerator[CompanyResult, None]:
+        """Yield every result row exactly once, as soon as it is readable.
+
+        Rows are ordered by relevance, so a new row can land ahead of rows already
+        read and plain paging would miss or repeat rows. Instead, each time the task
+        makes progress every page is read again and only rows not yet seen are
+        yielded; after the task finishes, one last full read (started after the
+        finish) catches every straggler. Memory grows with the number of rows (their
+        ids), nothing else. Leaving the loop or cancelling stops all requests.
+
+        Args:
+            poll_interval: seconds between status reads while the task runs.
+            max_poll_interval: if set, the interval grows 1.5x per read up to this.
+            page_size: rows per results request.
+        """
+        schedule = _Schedule.check(poll_interval, max_poll_interval, None)
+        size = check.integer("page_size", page_size, low=1)
+        seen: set[str] = set()
+        scanned: tuple[object, ...] | None = None
+        subscription: Subscription | None = None
+        try:
+            while True:
+                state = self._state
+                if state.finished or state.progress != scanned:
+                    scanned = state.progress
+                    async with contextlib.aclosing(self.pages(limit=size)) as pages:
+                        async for page in pages:
+                            for row in page:
+                                if row.id not in seen:
+                                    seen.add(row.id)
+                                    yield row
+                    if state.finished:
+                        return  # this read began after the finish: nothing can be missing
+                    if self._state.finished:
+                        continue  # it finished during the read: read once more
+                if subscription is None:
+                    subscription = schedule.follow(self)
+                await schedule.next_update(self, subscription)
+        finally:
+            if subscription is not None:
+                await subscription.aclose()
 
     async def pages(
         self, *, limit: int = 50, offset: int = 0
-    ) -> AsyncIterator[list[CompanyResult]]:
+    ) -> AsyncGenerator[list[CompanyResult], None]:
         """Yield the task's result rows page by page, best first.
 
         Walks ``offset``/``limit`` pages until one comes back shorter than
@@ -201,11 +245,12 @@ class DiscoveryTask:
                 return
             start += size
 
-    async def results(self, *, page_size: int = 50) -> AsyncIterator[CompanyResult]:
+    async def results(self, *, page_size: int = 50) -> AsyncGenerator[CompanyResult, None]:
         """Yield the task's result rows one at a time, best first (see :meth:`pages`)."""
-        async for page in self.pages(limit=page_size):
-            for row in page:
-                yield row
+        async with contextlib.aclosing(self.pages(limit=page_size)) as pages:
+            async for page in pages:
+                for row in page:
+                    yield row
 
     async def resume(self, desired_new_results: int = 25) -> DiscoveryTask:
         """Ask the service for more results; return this handle, back in progress.
@@ -218,3 +263,43 @@ class DiscoveryTask:
         """
         self._update(await self._endpoints.resume(self._state, desired_new_results))
         return self
+
+
+class _Schedule:
+    """A waiter's polling options, checked, and its deadline on the loop clock."""
+
+    def __init__(self, interval: float, ceiling: float, timeout: float | None) -> None:
+        self.interval = interval
+        self.ceiling = ceiling
+        self.timeout = timeout
+        loop = asyncio.get_running_loop()
+        self.deadline = None if timeout is None else loop.time() + timeout
+
+    @classmethod
+    def check(
+        cls, poll_interval: object, max_poll_interval: object, timeout: object
+    ) -> _Schedule:
+        interval = check.number("poll_interval", poll_interval)
+        ceiling = interval
+        if max_poll_interval is not None:
+            ceiling = max(interval, check.number("max_poll_interval", max_poll_interval))
+        limit = None if timeout is None else check.number("timeout", timeout, positive=False)
+        return cls(interval, ceiling, limit)
+
+    def remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - asyncio.get_running_loop().time()
+
+    def follow(self, task: DiscoveryTask) -> Subscription:
+        return task._poller.subscribe(task, interval=self.interval, max_interval=self.ceiling)
+
+    async def next_update(self, task: DiscoveryTask, subscription: Subscription) -> None:
+        """Wait for the task's next refresh, or raise when the deadline passes."""
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            raise WaitTimeoutError([task], self.timeout or 0.0)
+        try:
+            await asyncio.wait_for(subscription.updated(), remaining)
+        except asyncio.TimeoutError:
+            raise WaitTimeoutError([task], self.timeout or 0.0) from None

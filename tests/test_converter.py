@@ -155,7 +155,13 @@ def test_request_bodies_leave_out_none() -> None:
     }
 
 
-@given(st.datetimes(timezones=st.timezones() | st.none()))
+FIXED_OFFSETS = st.builds(
+    timezone, st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
+)
+
+
+# Fixed offsets: what an ISO 8601 timestamp can carry (a zone's DST gaps cannot round-trip).
+@given(st.datetimes(timezones=FIXED_OFFSETS | st.none()))
 def test_created_at_round_trips(moment: datetime) -> None:
     text = moment.isoformat()
     parsed = converter.structure({**TASK, "created_at": text}, TaskState).created_at
