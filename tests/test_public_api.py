@@ -1,0 +1,47 @@
+"""The public surface: one sorted list, every name documented, nothing else leaking."""
+
+from __future__ import annotations
+
+import inspect
+
+import extruct_async
+import extruct_async.testing
+
+
+def public_members(obj: object) -> list[tuple[str, object]]:
+    return [(name, member) for name, member in vars(obj).items() if not name.startswith("_")]
+
+
+def test_all_is_sorted_and_complete() -> None:
+    names = extruct_async.__all__
+    assert names == sorted(names)
+    exported = {name for name, _ in public_members(extruct_async)
+                if not inspect.ismodule(getattr(extruct_async, name))}
+    assert exported - {"annotations"} == set(names)
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    missing = []
+    for module in (extruct_async, extruct_async.testing):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not inspect.getdoc(obj):
+                missing.append(f"{module.__name__}.{name}")
+            if inspect.isclass(obj):
+                for attr, member in public_members(obj):
+                    if (inspect.isfunction(member) or isinstance(member, property)) and not (
+                        inspect.getdoc(member)
+                    ):
+                        missing.append(f"{module.__name__}.{name}.{attr}")
+    assert missing == []
+
+
+def test_errors_form_one_tree() -> None:
+    errors = [getattr(extruct_async, name) for name in extruct_async.__all__
+              if name.endswith("Error")]
+    assert all(issubclass(error, extruct_async.ExtructError) for error in errors)
+    assert issubclass(extruct_async.WaitTimeoutError, TimeoutError)
+    assert issubclass(extruct_async.InvalidRequestError, ValueError)
+    assert issubclass(extruct_async.InvalidTypeError, TypeError)
+    assert issubclass(extruct_async.TaskExhaustedError, extruct_async.BadRequestError)
+    assert issubclass(extruct_async.APITimeoutError, extruct_async.APIConnectionError)
