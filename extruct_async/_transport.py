@@ -57,6 +57,10 @@ class AiohttpTransport:
                 headers={"User-Agent": _USER_AGENT},
                 json_serialize=json.dumps,
             )
+            # aiohttp silently re-sends an idempotent request once when a connection
+            # drops; that hidden attempt would bypass the gate's rate limit and the
+            # retry policy. Every attempt must be ours (aiohttp's TestClient does this).
+            self._session._retry_connection = False
         return self._session
 
     async def send(

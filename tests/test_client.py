@@ -109,7 +109,8 @@ async def test_key_never_in_repr_str_logs_or_tracebacks(
     mock_api.get(f"{TASKS}/t1", status=401, payload={"detail": "Invalid token"})
     mock_api.post(TASKS, payload=task_json())
     async with AsyncExtruct(API_KEY, BASE_URL) as client:
-        assert API_KEY not in repr(client) and API_KEY not in str(client)
+        assert API_KEY not in repr(client)
+        assert API_KEY not in str(client)
         assert API_KEY not in repr(client._session)
         task = await client.discovery_tasks.create("q")
         assert API_KEY not in repr(task)
@@ -120,7 +121,8 @@ async def test_key_never_in_repr_str_logs_or_tracebacks(
     assert API_KEY not in caplog.text  # ... without the key
     rendered = "".join(traceback.format_exception(caught.value))
     assert API_KEY not in rendered
-    assert API_KEY not in repr(caught.value) and API_KEY not in str(caught.value)
+    assert API_KEY not in repr(caught.value)
+    assert API_KEY not in str(caught.value)
 
 
 # -- request shapes -----------------------------------------------------------------
@@ -248,15 +250,15 @@ async def test_bad_generator_arguments_send_nothing(client: AsyncExtruct,
                                                     mock_api: MockAPI) -> None:
     mock_api.get(f"{TASKS}/t1", payload=task_json())
     task = await client.discovery_tasks.get("t1")
-    with pytest.raises(InvalidRequestError, match="^limit: "):
+    with pytest.raises(InvalidRequestError, match=r"^limit: "):
         await anext(task.pages(limit=0))
-    with pytest.raises(InvalidTypeError, match="^page_size: "):
+    with pytest.raises(InvalidTypeError, match=r"^page_size: "):
         await anext(client.discovery_tasks.list(page_size="10"))  # type: ignore[arg-type]
-    with pytest.raises(InvalidRequestError, match="^desired_new_results: "):
+    with pytest.raises(InvalidRequestError, match=r"^desired_new_results: "):
         await task.resume(desired_new_results=500)
-    with pytest.raises(InvalidRequestError, match="^poll_interval: "):
+    with pytest.raises(InvalidRequestError, match=r"^poll_interval: "):
         await task.wait(poll_interval=0)
-    with pytest.raises(InvalidRequestError, match="^timeout: "):
+    with pytest.raises(InvalidRequestError, match=r"^timeout: "):
         await task.wait(timeout=-1)
     assert len(mock_api.requests) == 1
 

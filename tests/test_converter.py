@@ -112,7 +112,8 @@ def test_missing_optional_fields_become_defaults() -> None:
 def test_unknown_enum_values_are_kept_as_strings() -> None:
     task = converter.structure({**TASK, "status": "paused", "data_sources": ["crunchbase"]},
                                TaskState)
-    assert task.status == "paused" and not isinstance(task.status, TaskStatus)
+    assert task.status == "paused"
+    assert not isinstance(task.status, TaskStatus)
     assert task.data_sources == ("crunchbase",)
     row = converter.structure({**ROW, "source": "news"}, CompanyResult)
     assert row.source == "news"

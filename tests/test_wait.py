@@ -88,7 +88,8 @@ async def test_wait_polls_until_done(serve: Serve) -> None:
     ])
     async with client:
         assert await task.wait() is task
-    assert task.status is TaskStatus.DONE and task.num_results == 100
+    assert task.status is TaskStatus.DONE
+    assert task.num_results == 100
     assert poll_times(server) == [5.0, 10.0, 15.0]  # the default interval is 5 s
     assert {seen.path for seen in server.seen} == {"/v1/discovery_tasks/t1"}
 
@@ -127,7 +128,8 @@ async def test_timeout_raises_with_the_last_state(serve: Serve, looptime: float)
         with pytest.raises(WaitTimeoutError) as caught:
             await task.wait(poll_interval=5, timeout=12)
     assert isinstance(caught.value, TimeoutError)
-    assert caught.value.task is task and caught.value.timeout == 12
+    assert caught.value.task is task
+    assert caught.value.timeout == 12
     # Polls at 5 and 10; at the deadline it gives up at once, with the state of 10 s.
     assert poll_times(server) == [5.0, 10.0]
     assert looptime == 12
@@ -155,7 +157,7 @@ async def test_interval_grows_to_its_cap(serve: Serve) -> None:
     async with client:
         await task.wait(poll_interval=4, max_poll_interval=10)
     times = poll_times(server)
-    gaps = [round(b - a, 6) for a, b in zip([0.0, *times], times)]
+    gaps = [round(b - a, 6) for a, b in zip([0.0, *times], times, strict=False)]
     assert gaps == [4.0, 6.0, 9.0, 10.0, 10.0, 10.0]
 
 
