@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -162,6 +163,14 @@ class Poller:
             await asyncio.wait([runner])
 
     async def _run(self) -> None:
+        try:
+            await self._cycle()
+        except Exception as exc:  # a bug must not leave waiters hanging forever
+            for tracked in list(self._tracked.values()):
+                for sub in tracked.subscriptions:
+                    sub.deliver(exc)
+
+    async def _cycle(self) -> None:
         loop = asyncio.get_running_loop()
         while self._tracked:
             now = loop.time()
@@ -184,7 +193,7 @@ class Poller:
             pass  # the direct reads below cover every task the scan missed
         stalest_first = sorted((t for t in due if t.state.id in unseen),
                                key=lambda t: t.refreshed)
-        queue = [t.state.id for t in stalest_first]
+        queue = deque(t.state.id for t in stalest_first)
         await asyncio.gather(*(self._read_directly(queue) for _ in range(self._workers)))
 
     async def _scan(self, unseen: set[str]) -> None:
@@ -207,9 +216,9 @@ class Poller:
         self._deliver(tracked, state, None)
         return True
 
-    async def _read_directly(self, queue: list[str]) -> None:
+    async def _read_directly(self, queue: deque[str]) -> None:
         while queue:
-            task_id = queue.pop(0)
+            task_id = queue.popleft()
             if task_id not in self._tracked:
                 continue
             try:
