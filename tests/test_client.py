@@ -12,6 +12,7 @@ import re
 import traceback
 from typing import Any
 
+import aiohttp
 import pytest
 from yarl import URL
 
@@ -123,6 +124,28 @@ async def test_key_never_in_repr_str_logs_or_tracebacks(
     assert API_KEY not in rendered
     assert API_KEY not in repr(caught.value)
     assert API_KEY not in str(caught.value)
+
+
+async def test_a_callers_session_is_used_and_never_closed(mock_api: MockAPI) -> None:
+    mock_api.get(f"{TASKS}/t1", payload=task_json())
+    async with aiohttp.ClientSession() as session:
+        async with AsyncExtruct(API_KEY, BASE_URL, session=session) as client:
+            await client.discovery_tasks.get("t1")
+        assert not session.closed
+    (call,) = sent(mock_api, "GET", f"{TASKS}/t1")
+    assert call["headers"]["Authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_one_session_for_all_requests(client: AsyncExtruct, mock_api: MockAPI) -> None:
+    mock_api.get(f"{TASKS}/t1", payload=task_json(), repeat=True)
+    await client.discovery_tasks.get("t1")
+    session = client._session.transport._session
+    await client.discovery_tasks.get("t1")
+    assert client._session.transport._session is session
+    await client.aclose()
+    assert session is not None
+    assert session.closed
+    await client.aclose()  # twice is fine
 
 
 # -- request shapes -----------------------------------------------------------------

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import pytest
 
 from extruct_async._gate import Gate
+from extruct_async.testing import FakeExtructServer
+from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.looptime
 
@@ -116,6 +118,21 @@ async def test_no_rate_limit_means_no_waiting() -> None:
     log: list[tuple[str, float]] = []
     await asyncio.gather(*(pass_through(gate, log, str(i)) for i in range(100)))
     assert {time for _, time in log} == {0.0}
+
+
+async def test_200_concurrent_calls_respect_the_rate_at_the_server() -> None:
+    async with FakeExtructServer(api_key=API_KEY) as server, server.client(
+        rate_limit=10, max_concurrency=50
+    ) as client:
+        task = await client.discovery_tasks.create("freight forwarding software")
+        start = server.time()
+        await asyncio.gather(*(client.discovery_tasks.get(task.id) for _ in range(200)))
+    arrivals = [r.time - start for r in server.requests if r.endpoint == "get"]
+    assert len(arrivals) == 200
+    assert max_in_any_window(arrivals) == 10
+    assert server.peak_requests_per_second() == 10
+    # The create took one of the first second's ten places; then ten a second, in order.
+    assert sorted(arrivals) == [float(i // 10) for i in range(1, 201)]
 
 
 def test_window_helper() -> None:
