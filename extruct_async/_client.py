@@ -36,7 +36,7 @@ from ._transport import AiohttpTransport
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["DEFAULT_BASE_URL", "AsyncExtruct", "DiscoveryTasks"]
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "AsyncExtruct", "DiscoveryTasks"]
 
 DEFAULT_BASE_URL = "https://api.extruct.ai"
 API_KEY_ENV = "EXTRUCT_API_TOKEN"

@@ -156,12 +156,10 @@ def test_request_bodies_leave_out_none() -> None:
     }
 
 
-FIXED_OFFSETS = st.builds(
-    timezone, st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
-)
+FIXED_OFFSETS = st.integers(-23 * 60, 23 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 
 
-# Fixed offsets: what an ISO 8601 timestamp can carry (a zone's DST gaps cannot round-trip).
+# Whole-minute offsets, what ISO 8601 timestamps carry (a zone's DST gaps cannot round-trip).
 @given(st.datetimes(timezones=FIXED_OFFSETS | st.none()))
 def test_created_at_round_trips(moment: datetime) -> None:
     text = moment.isoformat()

@@ -1,0 +1,43 @@
+"""The ``extruct-async`` command line (``python -m extruct_async``).
+
+Nothing in the library imports this package, so the CLI costs ``import
+extruct_async`` nothing; ``rich`` is imported only to draw progress bars.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from .._client import API_KEY_ENV
+from ..testing import run_server
+from ._exit import ExitCode, describe, exit_code
+from ._parser import build_parser
+from ._running import Context, run
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``extruct-async`` with ``argv`` (default: the command line); return the exit status.
+
+    Failures end as one ``error: ...`` line on stderr and the status of their kind
+    (see ``extruct-async --help``), never as a traceback.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a usage error already printed
+        return stop.code if isinstance(stop.code, int) else ExitCode.USAGE
+    try:
+        if args.handler is None:
+            return run_server(args)
+        return run(args.handler, Context(args, sys.stdout, sys.stderr))
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's final flush quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
+    except Exception as error:
+        secret = args.api_key or os.environ.get(API_KEY_ENV)
+        print(f"error: {describe(error, secret=secret)}", file=sys.stderr, flush=True)
+        return exit_code(error)

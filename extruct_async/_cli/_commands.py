@@ -1,0 +1,179 @@
+"""The commands that talk to the service: ``search`` and ``tasks ...``."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TextIO
+
+from .._errors import TaskFailedError
+from .._models import CompanyResult, TaskStatus
+from .._task import DiscoveryTask
+from ._exit import ExitCode, UsageError
+from ._output import open_output, row_writer, task_line, task_writer, write_task_detail
+from ._progress import watching
+from ._running import Context
+
+__all__ = ["get_task", "list_tasks", "resume_task", "search", "task_results", "wait_tasks"]
+
+
+async def search(ctx: Context) -> int:
+    """``search QUERY``: create a task, follow it, print its rows best first."""
+    args = ctx.args
+    if args.no_wait and args.output:
+        raise UsageError("--output has no rows to write with --no-wait")
+    with open_output(args.output, ctx.stdout) as out:
+        async with ctx.client() as client:
+            with ctx.running.creating():
+                task = await client.discovery_tasks.create(
+                    args.query,
+                    desired_num_results=args.results,
+                    criteria=args.criterion,
+                    auto_data_sources=not args.source,
+                    data_sources=args.source,
+                )
+            ctx.running.add(task)
+            if args.no_wait:
+                print(task.id, file=out, flush=True)
+                ctx.note(_come_back(task))
+                return ExitCode.OK
+            with contextlib.closing(ctx.display()) as display:
+                await task.wait(poll_interval=args.poll_interval, timeout=args.timeout,
+                                on_progress=display.update)
+            rows = await _rows(task)
+        _write_rows(ctx, task, rows, out)
+    return ExitCode.OK
+
+
+async def list_tasks(ctx: Context) -> int:
+    """``tasks list``: the newest tasks of the workspace."""
+    args = ctx.args
+    states = []
+    async with ctx.client() as client:
+        listing = client.discovery_tasks.list(page_size=min(args.limit, 100))
+        async with contextlib.aclosing(listing):
+            async for task in listing:
+                states.append(task.state)
+                if len(states) == args.limit:
+                    break
+    writer = task_writer(args.format, ctx.stdout, sample=states)
+    for state in states:
+        writer.write(state)
+    return ExitCode.OK
+
+
+async def get_task(ctx: Context) -> int:
+    """``tasks get ID``: one task's state."""
+    async with ctx.client() as client:
+        task = await client.discovery_tasks.get(ctx.args.task_id)
+    if ctx.args.format == "table":
+        write_task_detail(task.state, ctx.stdout)
+    else:
+        task_writer(ctx.args.format, ctx.stdout).write(task.state)
+    return ExitCode.OK
+
+
+async def wait_tasks(ctx: Context) -> int:
+    """``tasks wait ID...``: follow tasks until each finishes; a line per finished task."""
+    args = ctx.args
+    finished: list[DiscoveryTask] = []
+    async with ctx.client() as client:
+        # One at a time: an unknown id stops the command before anything else is in flight.
+        tasks = [await client.discovery_tasks.get(task_id)
+                 for task_id in dict.fromkeys(args.task_ids)]
+        ctx.running.add(*tasks)
+        try:
+            with contextlib.closing(ctx.display()) as display:
+                async with watching(tasks, display, poll_interval=args.poll_interval):
+                    completed = client.discovery_tasks.as_completed(
+                        tasks, timeout=args.timeout, poll_interval=args.poll_interval
+                    )
+                    async with contextlib.aclosing(completed):
+                        async for task in completed:
+                            finished.append(task)
+        finally:
+            for task in finished:
+                print(task_line(task.state), file=ctx.stdout, flush=True)
+    _raise_if_failed(finished)
+    return ExitCode.OK
+
+
+async def task_results(ctx: Context) -> int:
+    """``tasks results ID``: the task's rows now, or with ``--follow`` as they arrive."""
+    args = ctx.args
+    with open_output(args.output, ctx.stdout) as out:
+        async with ctx.client() as client:
+            task = await client.discovery_tasks.get(args.task_id)
+            if args.follow:
+                ctx.running.add(task)
+                count = await _follow(task, args.format, out, poll_interval=args.poll_interval)
+                ctx.note(_summary(task, count=count))
+            else:
+                rows = await _rows(task)
+                _write_rows(ctx, task, rows, out)
+                if not task.finished:
+                    ctx.note(f"task {task.id} is still {task.status}: these are the rows so far;"
+                             f" add --follow to get the rest as they arrive")
+    _raise_if_failed([task])
+    return ExitCode.OK
+
+
+async def resume_task(ctx: Context) -> int:
+    """``tasks resume ID``: raise a task's target; print its id."""
+    async with ctx.client() as client:
+        task = await client.discovery_tasks.get(ctx.args.task_id)
+        await task.resume(ctx.args.more)
+    print(task.id, file=ctx.stdout, flush=True)
+    ctx.note(f"task {task.id} resumed: now aiming for {task.desired_num_results} results")
+    ctx.note(_come_back(task))
+    return ExitCode.OK
+
+
+async def _rows(task: DiscoveryTask) -> list[CompanyResult]:
+    async with contextlib.aclosing(task.results()) as results:
+        return [row async for row in results]
+
+
+async def _follow(task: DiscoveryTask, fmt: str, out: TextIO, *, poll_interval: float) -> int:
+    """Write each row as it arrives until the task finishes; return how many."""
+    writer = row_writer(fmt, out, score_keys=_score_keys(task, []))
+    count = 0
+    async with contextlib.aclosing(task.stream(poll_interval=poll_interval)) as rows:
+        async for row in rows:
+            writer.write(row)
+            count += 1
+    return count
+
+
+def _write_rows(ctx: Context, task: DiscoveryTask, rows: list[CompanyResult], out: TextIO) -> None:
+    keys = _score_keys(task, rows)
+    writer = row_writer(ctx.args.format, out, score_keys=keys, sample=rows)
+    for row in rows:
+        writer.write(row)
+    where = f"; written to {ctx.args.output}" if ctx.args.output else ""
+    ctx.note(_summary(task, count=len(rows)) + where)
+
+
+def _score_keys(task: DiscoveryTask, rows: list[CompanyResult]) -> list[str]:
+    """Criterion keys in the task's order, then any other key a row was graded on."""
+    keys = dict.fromkeys(criterion.key for criterion in task.criteria or ())
+    for row in rows:
+        keys.update(dict.fromkeys(row.scores))
+    return list(keys)
+
+
+def _summary(task: DiscoveryTask, *, count: int) -> str:
+    exhausted = "; exhausted: no candidates were left" if task.is_exhausted else ""
+    return (f"task {task.id} {task.status}: {count} rows, {task.num_results} high-fit of"
+            f" {task.desired_num_results} desired{exhausted}")
+
+
+def _come_back(task: DiscoveryTask) -> str:
+    return (f"task {task.id} is running; come back to it with:\n"
+            f"  extruct-async tasks wait {task.id}\n"
+            f"  extruct-async tasks results {task.id} --follow")
+
+
+def _raise_if_failed(tasks: list[DiscoveryTask]) -> None:
+    for task in tasks:
+        if task.status == TaskStatus.FAILED:
+            raise TaskFailedError(task)

@@ -1,0 +1,269 @@
+"""Writing result rows and tasks as an aligned table, JSON lines or CSV."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, Protocol, TextIO, TypeVar
+from urllib.parse import urlsplit
+
+import attrs
+
+from .._converter import converter
+from .._models import CompanyResult, TaskState, TaskStatus
+from ._exit import UsageError
+from ._table import Column, Table, line_width, truncate
+
+__all__ = [
+    "FORMATS",
+    "Cell",
+    "Writer",
+    "grades",
+    "open_output",
+    "relevance",
+    "row_writer",
+    "status_label",
+    "task_line",
+    "task_writer",
+    "website",
+    "write_task_detail",
+]
+
+#: The values of ``--format``.
+FORMATS = ("table", "jsonl", "csv")
+
+_T = TypeVar("_T")
+_T_contra = TypeVar("_T_contra", contravariant=True)
+
+#: A table column and how to fill it from a record.
+Cell = tuple[Column, Callable[[_T], str]]
+
+
+class Writer(Protocol[_T_contra]):
+    """Writes records one at a time, each flushed at once (so ``--follow`` shows them)."""
+
+    def write(self, record: _T_contra) -> None:
+        """Write one record."""
+
+
+class _JsonLines:
+    """One JSON object per line, as the SDK's converter shapes it (datetimes in ISO 8601)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, record: object) -> None:
+        self._stream.write(json.dumps(converter.unstructure(record), ensure_ascii=False) + "\n")
+        self._stream.flush()
+
+
+class _Csv(Generic[_T]):
+    """A header row, then one row per record, one value per named column."""
+
+    def __init__(self, stream: TextIO, columns: Sequence[str],
+                 values: Callable[[_T], dict[str, Any]]) -> None:
+        self._stream = stream
+        self._columns = columns
+        self._values = values
+        self._csv = csv.writer(stream, lineterminator="\n")
+        self._csv.writerow(columns)
+        stream.flush()
+
+    def write(self, record: _T) -> None:
+        values = self._values(record)
+        self._csv.writerow([_csv_cell(values.get(column)) for column in self._columns])
+        self._stream.flush()
+
+
+class _Table(Generic[_T]):
+    """Aligned columns fitted to the terminal (or 100 characters), optionally numbered."""
+
+    def __init__(self, stream: TextIO, cells: Sequence[Cell[_T]], sample: Sequence[_T], *,
+                 numbered: bool) -> None:
+        self._stream = stream
+        self._cells = [get for _, get in cells]
+        self._numbered = numbered
+        columns = [column for column, _ in cells]
+        if numbered:
+            columns.insert(0, Column("#", 3, right=True))
+        rows = [self._line(i, record) for i, record in enumerate(sample, 1)]
+        self._table = Table(columns, width=line_width(stream), sample=rows)
+        self._count = 0
+        stream.write(self._table.header() + "\n")
+        stream.flush()
+
+    def _line(self, number: int, record: _T) -> list[str]:
+        cells = [get(record) for get in self._cells]
+        return [str(number), *cells] if self._numbered else cells
+
+    def write(self, record: _T) -> None:
+        self._count += 1
+        self._stream.write(self._table.line(self._line(self._count, record)) + "\n")
+        self._stream.flush()
+
+
+def row_writer(
+    fmt: str,
+    stream: TextIO,
+    *,
+    score_keys: Sequence[str],
+    sample: Sequence[CompanyResult] = (),
+    cells: Sequence[Cell[CompanyResult]] | None = None,
+) -> Writer[CompanyResult]:
+    """Return a writer of result rows in format ``fmt``.
+
+    Args:
+        fmt: one of :data:`FORMATS`.
+        stream: where to write.
+        score_keys: criterion keys, one ``score.<key>`` grade column each in CSV.
+        sample: the rows about to be written, to size table columns by; leave it
+            empty when rows are written as they arrive.
+        cells: the table's columns (default: company, website, relevance, grades,
+            headquarters, employees).
+    """
+    if fmt == "jsonl":
+        return _JsonLines(stream)
+    if fmt == "csv":
+        plain = [field.name for field in attrs.fields(CompanyResult) if field.name != "scores"]
+        columns = [*plain, *(f"score.{key}" for key in score_keys)]
+        return _Csv(stream, columns, _row_values)
+    return _Table(stream, _ROW_CELLS if cells is None else cells, sample, numbered=True)
+
+
+def task_writer(fmt: str, stream: TextIO, *, sample: Sequence[TaskState] = ()) -> Writer[TaskState]:
+    """Return a writer of tasks in format ``fmt`` (see :func:`row_writer`)."""
+    if fmt == "jsonl":
+        return _JsonLines(stream)
+    if fmt == "csv":
+        return _Csv(stream, [field.name for field in attrs.fields(TaskState)], _task_values)
+    return _Table(stream, _TASK_CELLS, sample, numbered=False)
+
+
+def write_task_detail(state: TaskState, stream: TextIO) -> None:
+    """Write one task as ``label  value`` lines, criteria in full."""
+    sources = "auto" if state.auto_data_sources else ", ".join(map(str, state.data_sources or ()))
+    lines = [
+        ("id", state.id),
+        ("status", status_label(state)),
+        ("query", state.query),
+        ("created_at", state.created_at.isoformat()),
+        ("results", f"{state.num_results} high-fit of {state.desired_num_results} desired"),
+        ("pipeline", f"{state.num_results_discovered} discovered, {state.num_results_enriched}"
+                     f" enriched, {state.num_results_evaluated} evaluated"),
+        ("data sources", sources),
+    ]
+    for i, criterion in enumerate(state.criteria or ()):
+        label = "criteria" if i == 0 else ""
+        lines.append((label, f"{criterion.key}: {criterion.name}: {criterion.criterion}"))
+    if state.exclude_domains:
+        lines.append(("excluded", f"{len(state.exclude_domains)} domains"))
+    if state.table_id:
+        lines.append(("table", state.table_id))
+    width = line_width(stream)
+    for label, value in lines:
+        stream.write(truncate(f"{label:<13}{value}", width) + "\n")
+    stream.flush()
+
+
+def task_line(state: TaskState) -> str:
+    """Return a one-line summary of a task: id, status, results."""
+    return (f"{state.id}  {status_label(state)}  {state.num_results}/{state.desired_num_results}"
+            f" results  {state.query}")
+
+
+def grades(row: CompanyResult) -> str:
+    """Return the row's grades in criterion order, such as ``5 4 5 2``."""
+    return " ".join("-" if score.grade is None else str(score.grade)
+                    for score in row.scores.values())
+
+
+def website(row: CompanyResult) -> str:
+    """Return the row's website as a bare host, such as ``acme.com``."""
+    url = row.company_website or ""
+    host = urlsplit(url).netloc or url
+    return host.removeprefix("www.")
+
+
+def status_label(state: TaskState) -> str:
+    """Return the task's status, with ``exhausted`` when its candidates ran out.
+
+    An exhausted task is finished once evaluation has caught up, even while the
+    service still says ``in_progress``: then the label is just ``exhausted``.
+    """
+    if not state.is_exhausted:
+        return str(state.status)
+    if state.finished and state.status not in (TaskStatus.DONE, TaskStatus.FAILED):
+        return "exhausted"
+    return f"{state.status}, exhausted"
+
+
+def _headquarters(row: CompanyResult) -> str:
+    return ", ".join(part for part in (row.hq_city, row.hq_country) if part)
+
+
+def relevance(row: CompanyResult) -> str:
+    """Return the row's relevance without trailing zeros, such as ``87.5``."""
+    return "" if row.relevance is None else f"{row.relevance:g}"
+
+
+#: The default columns of a results table.
+_ROW_CELLS: tuple[Cell[CompanyResult], ...] = (
+    (Column("company", 32, flex=True), lambda row: row.company_name or ""),
+    (Column("website", 30, flex=True), website),
+    (Column("relevance", 9, right=True), relevance),
+    (Column("grades", 14), grades),
+    (Column("headquarters", 26, flex=True), _headquarters),
+    (Column("employees", 9), lambda row: row.employee_count or ""),
+)
+
+_TASK_CELLS: tuple[Cell[TaskState], ...] = (
+    (Column("id", 36), lambda state: state.id),
+    (Column("status", 15), status_label),
+    (Column("results", 7, right=True),
+     lambda state: f"{state.num_results}/{state.desired_num_results}"),
+    (Column("created", 11), lambda state: state.created_at.strftime("%m-%d %H:%M")),
+    (Column("query", 80, flex=True), lambda state: state.query),
+)
+
+
+def _row_values(row: CompanyResult) -> dict[str, Any]:
+    values: dict[str, Any] = converter.unstructure(row)
+    for key, score in row.scores.items():
+        values[f"score.{key}"] = score.grade
+    return values
+
+
+def _task_values(state: TaskState) -> dict[str, Any]:
+    values: dict[str, Any] = converter.unstructure(state)
+    values["criteria"] = [criterion.key for criterion in state.criteria or ()]
+    return values
+
+
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ";".join(map(str, value))
+    return value
+
+
+@contextlib.contextmanager
+def open_output(path: str | None, stdout: TextIO) -> Iterator[TextIO]:
+    """Yield ``--output``'s file, opened (so a bad path fails first), or ``stdout``.
+
+    Raises:
+        UsageError: the file cannot be opened for writing.
+    """
+    if path is None or path == "-":
+        yield stdout
+        return
+    try:
+        stream = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+    with stream:
+        yield stream

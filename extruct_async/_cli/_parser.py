@@ -1,0 +1,243 @@
+"""The command line's grammar: every command, option and help text."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable
+from typing import NoReturn
+
+from .. import __version__
+from .._client import API_KEY_ENV
+from .._models import Criterion, DataSource
+from ..testing import add_server_arguments
+from . import _commands, _demo
+from ._exit import EXIT_CODES_HELP, ExitCode
+from ._output import FORMATS
+
+__all__ = ["build_parser"]
+
+_DESCRIPTION = """\
+Run Extruct Deep Searches from the shell: find companies matching a description,
+follow the tasks live, and get the results as a table, JSON lines or CSV.
+
+New here? `extruct-async demo` runs a few searches end to end against an embedded
+simulator (fake companies, no account needed)."""
+
+_ENVIRONMENT = """\
+environment:
+  EXTRUCT_API_TOKEN  the API token when --api-key is not given (prefer it: command
+                     lines show up in process lists and shell history)
+  EXTRUCT_BASE_URL   the service when --base-url is not given (default: https://api.extruct.ai)
+"""
+
+
+# A mistyped option such as `--apikey=sk-...` is echoed back as unrecognized: hide its value.
+_SECRET_OPTION = re.compile(r"(--[\w-]*(?:key|token)[\w-]*=)\S+", re.IGNORECASE)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that reports a usage error as one ``error:`` line."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line, secrets hidden, and exit with the usage status."""
+        message = _SECRET_OPTION.sub(r"\1***", message)
+        token = os.environ.get(API_KEY_ENV, "").strip()
+        if token:
+            message = message.replace(token, "***")
+        self.exit(ExitCode.USAGE, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``extruct-async``; ``handler`` names each command's coroutine."""
+    parser = _Parser(
+        prog="extruct-async",
+        description=_DESCRIPTION,
+        epilog=f"{_ENVIRONMENT}\n{EXIT_CODES_HELP}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, default=None)
+    parser.add_argument("--version", action="version", version=f"extruct-async {__version__}")
+    # Global options are accepted after the command too; there they override nothing unless given.
+    common = _Parser(add_help=False)
+    _global_options(common, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(parent: argparse._SubParsersAction[_Parser], name: str, summary: str) -> _Parser:
+        return parent.add_parser(
+            name, help=summary, description=summary, parents=[common],
+            epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    _search(command(commands, "search", "Start a Deep Search, follow it, print its results."))
+    tasks = command(commands, "tasks", "List, inspect, wait for, read and resume tasks.")
+    task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="COMMAND")
+    _tasks_list(command(task_commands, "list", "List your tasks, newest first."))
+    _tasks_get(command(task_commands, "get", "Show one task."))
+    _tasks_wait(command(task_commands, "wait", "Wait until the tasks finish, showing progress."))
+    _tasks_results(command(task_commands, "results", "Print a task's result rows."))
+    _tasks_resume(command(task_commands, "resume", "Ask a finished task for more results."))
+    _demo_command(command(commands, "demo", "Run several Deep Searches on simulated data."))
+    fake = commands.add_parser(
+        "fake-server", help="Run the Deep Search simulator on loopback until Ctrl-C.",
+        description="Run the embedded Deep Search simulator (the same as"
+                    " `python -m extruct_async.testing`); point the CLI or the SDK at the URL"
+                    " it prints.",
+    )
+    add_server_arguments(fake)
+    fake.set_defaults(handler=None)
+    return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    parser.add_argument(
+        "--api-key", default=default, metavar="TOKEN",
+        help="the API token (default: $EXTRUCT_API_TOKEN)",
+    )
+    parser.add_argument(
+        "--base-url", default=default, metavar="URL",
+        help="the service (default: $EXTRUCT_BASE_URL, else https://api.extruct.ai)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=default if default is not None else False,
+        help="no progress and no notes on stderr (errors still show)",
+    )
+
+
+def _search(parser: _Parser) -> None:
+    parser.add_argument("query", help="what companies to find, in plain language")
+    parser.add_argument(
+        "--results", type=_int_between(1, 250), default=25, metavar="N",
+        help="how many high-fit results to aim for, 1-250 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--criterion", type=_criterion, action="append", metavar="KEY:NAME:TEXT",
+        help="grade every result on this (repeatable; default: the service writes criteria"
+             " from the query), e.g. has_api:Has an API:The company offers a public API",
+    )
+    parser.add_argument(
+        "--source", action="append", choices=[source.value for source in DataSource],
+        help="where to search (repeatable; default: the service chooses)",
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true",
+        help="print the task id and exit; come back with `tasks wait` or `tasks results`",
+    )
+    _output_options(parser)
+    _wait_options(parser)
+    parser.set_defaults(handler=_commands.search)
+
+
+def _tasks_list(parser: _Parser) -> None:
+    parser.add_argument(
+        "--limit", type=_int_between(1, None), default=20, metavar="N",
+        help="show at most N tasks (default: %(default)s)",
+    )
+    _format_option(parser)
+    parser.set_defaults(handler=_commands.list_tasks)
+
+
+def _tasks_get(parser: _Parser) -> None:
+    parser.add_argument("task_id", metavar="ID")
+    _format_option(parser)
+    parser.set_defaults(handler=_commands.get_task)
+
+
+def _tasks_wait(parser: _Parser) -> None:
+    parser.add_argument("task_ids", nargs="+", metavar="ID")
+    _wait_options(parser)
+    parser.set_defaults(handler=_commands.wait_tasks)
+
+
+def _tasks_results(parser: _Parser) -> None:
+    parser.add_argument("task_id", metavar="ID")
+    parser.add_argument(
+        "--follow", action="store_true",
+        help="print rows as they arrive, each once, until the task finishes",
+    )
+    _output_options(parser)
+    parser.add_argument(
+        "--poll-interval", type=_positive_float, default=5.0, metavar="S",
+        help="with --follow, seconds between status reads (default: %(default)s)",
+    )
+    parser.set_defaults(handler=_commands.task_results)
+
+
+def _tasks_resume(parser: _Parser) -> None:
+    parser.add_argument("task_id", metavar="ID")
+    parser.add_argument(
+        "--more", type=_int_between(0, 250), default=25, metavar="N",
+        help="raise the task's target by N results, 0-250 (default: %(default)s)",
+    )
+    parser.set_defaults(handler=_commands.resume_task)
+
+
+def _demo_command(parser: _Parser) -> None:
+    parser.add_argument(
+        "--output", default=_demo.DEFAULT_OUTPUT, metavar="FILE",
+        help="where to write every row as JSON lines (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tasks", type=_int_between(1, len(_demo.SEARCHES)), default=_demo.DEFAULT_TASKS,
+        metavar="N", help=f"how many searches to run, 1-{len(_demo.SEARCHES)}"
+                          " (default: %(default)s)",
+    )
+    parser.set_defaults(handler=_demo.demo)
+
+
+def _format_option(parser: _Parser) -> None:
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table",
+        help="table (aligned, for people), jsonl or csv (default: %(default)s)",
+    )
+
+
+def _output_options(parser: _Parser) -> None:
+    _format_option(parser)
+    parser.add_argument(
+        "--output", metavar="FILE", help="write the rows to FILE instead of stdout"
+    )
+
+
+def _wait_options(parser: _Parser) -> None:
+    parser.add_argument(
+        "--poll-interval", type=_positive_float, default=5.0, metavar="S",
+        help="seconds between status reads (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout", type=_positive_float, metavar="S",
+        help="give up waiting after S seconds (exit status 8); the tasks keep running",
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _int_between(low: int, high: int | None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"{low}-{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"expected {bounds}, got {value}")
+        return value
+
+    return parse
+
+
+def _criterion(text: str) -> Criterion:
+    key, _, rest = text.partition(":")
+    name, _, question = rest.partition(":")
+    if not (key and name and question):
+        raise argparse.ArgumentTypeError(f"expected KEY:NAME:TEXT, got {text!r}")
+    return Criterion(key=key.strip(), name=name.strip(), criterion=question.strip())

@@ -1,0 +1,87 @@
+"""``extruct-async demo``: the newcomer's first command, run for real."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import attrs
+import pytest
+
+from .conftest import assert_no_noise, popen
+
+
+@attrs.frozen
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    cwd: Path
+
+
+def finish(process: subprocess.Popen[str], started: float, cwd: Path) -> Finished:
+    stdout, stderr = process.communicate(timeout=60)
+    return Finished(process.returncode, stdout, stderr, time.monotonic() - started, cwd)
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Finished]:
+    """Both demo runs, started together: each takes about ten seconds."""
+    default_dir, option_dir = tmp_path_factory.mktemp("demo"), tmp_path_factory.mktemp("demo")
+    # No EXTRUCT_* variables: the demo needs no account and reaches no real service.
+    env = {"PYTHONWARNINGS": "default"}
+    started = time.monotonic()
+    with popen(["demo"], env, cwd=default_dir) as default, popen(
+        ["demo", "--tasks", "1", "--output", "few.jsonl", "-q"], env, cwd=option_dir
+    ) as option:
+        return {"default": finish(default, started, default_dir),
+                "option": finish(option, started, option_dir)}
+
+
+def test_demo_runs_end_to_end_on_simulated_data(demos: dict[str, Finished]) -> None:
+    done = demos["default"]
+    assert done.returncode == 0, done.stderr
+    assert done.seconds < 30
+    lines = done.stdout.splitlines()
+    assert "simulated" in " ".join(lines[:3]).lower()
+    assert "simulated" in " ".join(lines[-5:]).lower()
+    assert "no credits" in done.stdout
+    match = re.search(r"Wrote (\d+) rows from 5 Deep Searches to (.+)$", done.stdout, re.MULTILINE)
+    assert match is not None, done.stdout
+    written = Path(match[2])
+    assert written == done.cwd / "extruct-demo-results.jsonl"
+    rows = [json.loads(line) for line in written.read_text("utf-8").splitlines()]
+    assert len(rows) == int(match[1]) > 0
+    assert len({row["id"] for row in rows}) == len(rows)
+    assert len({row["task_id"] for row in rows}) == 5
+    # One search runs dry and still finishes: listed as exhausted, short of its target.
+    header = lines.index(next(line for line in lines if line.split()[:2] == ["task", "status"]))
+    table = lines[header + 1 : header + 6]
+    (dry,) = [line for line in table if "exhausted" in line]
+    found, desired, listed = map(int, re.findall(r"(\d+)/(\d+) +(\d+)", dry)[0])
+    assert found < desired
+    task_prefix = dry.split()[0]
+    assert listed == sum(row["task_id"].startswith(task_prefix) for row in rows)
+    assert f"finished: {task_prefix}" in done.stderr
+    assert "ran dry" in done.stderr
+    # The ranked table: ten numbered rows, best first.
+    top = lines.index(next(line for line in lines if line.startswith("Top 10 of")))
+    assert [line.split()[0] for line in lines[top + 2 : top + 12]] == [
+        str(n) for n in range(1, 11)
+    ]
+    assert_no_noise(done.stderr)
+
+
+def test_demo_output_option_and_quiet(demos: dict[str, Finished]) -> None:
+    done = demos["option"]
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    match = re.search(r"Wrote (\d+) rows from 1 Deep Search to (.+)$", done.stdout, re.MULTILINE)
+    assert match is not None, done.stdout
+    assert Path(match[2]) == done.cwd / "few.jsonl"
+    assert len((done.cwd / "few.jsonl").read_text("utf-8").splitlines()) == int(match[1])
+    assert not (done.cwd / "extruct-demo-results.jsonl").exists()

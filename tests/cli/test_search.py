@@ -1,0 +1,139 @@
+"""``extruct-async search`` end to end, against the simulator in a background thread."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from extruct_async import CompanyResult
+from extruct_async._converter import converter
+
+from .conftest import DOOMED, ThreadedFake, assert_clean_error, assert_no_noise, popen
+
+FAST = ("--poll-interval", "0.05")
+
+
+def as_rows(dicts: list[dict[str, object]]) -> list[CompanyResult]:
+    return [converter.structure(d, CompanyResult) for d in dicts]
+
+
+def test_table_lists_every_row_best_first(cli, fake: ThreadedFake) -> None:
+    done = cli("search", "table of freight software", "--results", "12", *FAST)
+    assert done.returncode == 0, done.stderr
+    truth = fake.visible_rows(fake.task_id("table of freight software"))
+    header, *lines = done.stdout.splitlines()
+    assert header.split()[:4] == ["#", "company", "website", "relevance"]
+    assert len(lines) == len(truth) >= 12
+    for number, (line, row) in enumerate(zip(lines, truth, strict=True), 1):
+        assert line.split()[0] == str(number)
+        assert row["company_name"] in line
+    assert fake.task_state(fake.task_id("table of freight software"))["status"] == "done"
+
+
+def test_jsonl_stdout_carries_only_rows_matching_the_service(cli, fake: ThreadedFake) -> None:
+    done = cli("search", "jsonl of freight software", "--results", "10", "--format", "jsonl",
+               *FAST)
+    assert done.returncode == 0, done.stderr
+    task_id = fake.task_id("jsonl of freight software")
+    lines = done.stdout.splitlines()
+    assert as_rows([json.loads(line) for line in lines]) == as_rows(fake.visible_rows(task_id))
+    first = json.loads(lines[0])
+    assert list(first)[:3] == ["id", "task_id", "company_name"]  # the models' field order
+    assert first["created_at"].endswith("+00:00")  # ISO 8601, with its offset
+    assert task_id in done.stderr  # progress and notes went to stderr
+    assert_no_noise(done.stderr)
+
+
+def test_csv_to_a_file_flattens_scores(cli, fake: ThreadedFake, tmp_path: Path) -> None:
+    target = tmp_path / "rows.csv"
+    done = cli("search", "csv of freight software", "--results", "8", "--format", "csv",
+               "--output", str(target), *FAST)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    task_id = fake.task_id("csv of freight software")
+    keys = [c["key"] for c in fake.task_state(task_id)["criteria"]]
+    with target.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        assert reader.fieldnames is not None
+        assert reader.fieldnames[-len(keys):] == [f"score.{key}" for key in keys]
+        assert "scores" not in reader.fieldnames
+        written = list(reader)
+    truth = fake.visible_rows(task_id)
+    assert [r["id"] for r in written] == [r["id"] for r in truth]
+    for line, row in zip(written, truth, strict=True):
+        assert float(line["relevance"]) == row["relevance"]
+        assert line["company_website"] == row["company_website"]
+        for key in keys:
+            assert line[f"score.{key}"] == str(row["scores"][key]["grade"])
+
+
+def test_criteria_and_sources_reach_the_service(cli, fake: ThreadedFake) -> None:
+    done = cli("search", "criteria of freight software", "--results", "5", "--format", "csv",
+               "--criterion", "has_api:Has an API:The company offers a public API.",
+               "--source", "linkedin", "--source", "maps", *FAST)
+    assert done.returncode == 0, done.stderr
+    state = fake.task_state(fake.task_id("criteria of freight software"))
+    assert state["criteria"] == [{"key": "has_api", "name": "Has an API",
+                                  "criterion": "The company offers a public API."}]
+    assert state["auto_data_sources"] is False
+    assert state["data_sources"] == ["linkedin", "maps"]
+    assert done.stdout.splitlines()[0].endswith(",score.has_api")
+
+
+def test_no_wait_prints_the_id_and_how_to_come_back(cli, fake: ThreadedFake) -> None:
+    started = time.monotonic()
+    done = cli("search", "no wait for freight software", "--results", "250", "--no-wait")
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 10
+    task_id = fake.task_id("no wait for freight software")
+    assert done.stdout == task_id + "\n"
+    assert f"extruct-async tasks wait {task_id}" in done.stderr
+    assert f"extruct-async tasks results {task_id} --follow" in done.stderr
+    assert fake.task_state(task_id)["status"] in ("created", "in_progress")
+
+
+def test_quiet_leaves_stderr_empty(cli) -> None:
+    done = cli("search", "quiet freight software", "--results", "3", "--quiet", *FAST)
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert done.stdout
+
+
+def test_failed_task_exits_7(cli, fake: ThreadedFake) -> None:
+    done = cli("search", f"{DOOMED} freight software", "--results", "20", *FAST)
+    line = assert_clean_error(done, 7)
+    task_id = fake.task_id(f"{DOOMED} freight software")
+    assert fake.task_state(task_id)["status"] == "failed"
+    assert task_id in line
+
+
+def test_timeout_exits_8_and_the_task_keeps_running(cli, fake: ThreadedFake) -> None:
+    done = cli("search", "slow freight software", "--results", "250", "--timeout", "0.3", *FAST)
+    line = assert_clean_error(done, 8)
+    task_id = fake.task_id("slow freight software")
+    assert f"extruct-async tasks wait {task_id}" in line
+    assert fake.task_state(task_id)["status"] == "in_progress"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs POSIX signals")
+def test_ctrl_c_names_the_running_task_and_exits_130(fake: ThreadedFake) -> None:
+    with popen(["search", "interrupted freight software", "--results", "250", *FAST],
+               fake.env()) as process:
+        assert process.stderr is not None
+        for line in process.stderr:  # wait until it is following a running task
+            if "in_progress" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 130, stderr
+    task_id = fake.task_id("interrupted freight software")
+    assert f"extruct-async tasks wait {task_id}" in stderr
+    assert f"extruct-async tasks results {task_id} --follow" in stderr
+    assert stdout == ""
+    assert_no_noise(stderr)
+    assert fake.task_state(task_id)["status"] == "in_progress"
