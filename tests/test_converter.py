@@ -166,3 +166,17 @@ def test_created_at_round_trips(moment: datetime) -> None:
     parsed = converter.structure({**TASK, "created_at": text}, TaskState).created_at
     assert parsed.tzinfo is not None
     assert parsed == (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
+def test_scalars_are_coerced_to_their_declared_types() -> None:
+    row = converter.structure(
+        {**ROW, "founding_year": "2015", "relevance": "87.5", "company_name": 42,
+         "scores": {"b2b": {"grade": "4", "explanation": None, "sources": [7]}}},
+        CompanyResult,
+    )
+    assert row.founding_year == 2015
+    assert row.relevance == 87.5
+    assert row.company_name == "42"
+    assert row.scores["b2b"] == Score(4, None, ("7",))
+    with pytest.raises(ValueError, match="invalid literal"):
+        converter.structure({**ROW, "founding_year": "long ago"}, CompanyResult)
