@@ -50,6 +50,10 @@ Notify = Callable[["DiscoveryTask", "BaseException | None"], None]
 class Subscription:
     """Interest in one task's updates; close it when done."""
 
+    # Thousands of these can wait at once: slots and one lazily made future keep each small.
+    __slots__ = ("_error", "_news", "_notify", "_poller", "_waiter", "interval", "max_interval",
+                 "task")
+
     def __init__(self, poller: Poller, task: DiscoveryTask, *, interval: float,
                  max_interval: float, notify: Notify | None) -> None:
         self.task = task
@@ -57,21 +61,29 @@ class Subscription:
         self.max_interval = max(interval, max_interval)
         self._poller = poller
         self._notify = notify
-        self._updated = asyncio.Event()
+        self._news = False
         self._error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def deliver(self, error: BaseException | None) -> None:
         """Record a refresh of the task (or a failure to refresh it)."""
         self.interval = min(self.interval * _GROWTH, self.max_interval)
         self._error = error
-        self._updated.set()
+        self._news = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
         if self._notify is not None:
             self._notify(self.task, error)
 
     async def updated(self) -> None:
         """Wait for the next refresh; raise the error if it failed."""
-        await self._updated.wait()
-        self._updated.clear()
+        if not self._news:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        self._news = False
         error, self._error = self._error, None
         if error is not None:
             raise error
@@ -83,6 +95,8 @@ class Subscription:
 
 class _Tracked:
     """A task somebody follows."""
+
+    __slots__ = ("due", "refreshed", "state", "subscriptions")
 
     def __init__(self, state: TaskState, due: float) -> None:
         self.state = state

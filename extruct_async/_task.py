@@ -73,6 +73,8 @@ class DiscoveryTask:
     exclude_domains = _Latest[tuple[str, ...] | None]()
     finished = _Latest[bool]()
 
+    __slots__ = ("__weakref__", "_endpoints", "_poller", "_state")
+
     def __init__(self, state: TaskState, *, endpoints: Endpoints, poller: Poller) -> None:
         self._state = state
         self._endpoints = endpoints
@@ -297,7 +299,10 @@ class _Schedule:
     async def next_update(self, task: DiscoveryTask, subscription: Subscription) -> None:
         """Wait for the task's next refresh, or raise when the deadline passes."""
         remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
+        if remaining is None:
+            await subscription.updated()
+            return
+        if remaining <= 0:
             raise WaitTimeoutError([task], self.timeout or 0.0)
         try:
             await asyncio.wait_for(subscription.updated(), remaining)
