@@ -158,8 +158,7 @@ class DiscoveryTask:
         """
         schedule = _Schedule.check(poll_interval, max_poll_interval, timeout)
         seen: tuple[object, ...] | None = None
-        subscription: Subscription | None = None
-        try:
+        async with schedule.follow(self) as follow:
             while True:
                 state = self._state
                 if state.progress != seen:
@@ -167,12 +166,7 @@ class DiscoveryTask:
                     yield state
                 if state.finished:
                     return
-                if subscription is None:
-                    subscription = schedule.follow(self)
-                await schedule.next_update(self, subscription)
-        finally:
-            if subscription is not None:
-                await subscription.aclose()
+                await follow.next_update()
 
     async def stream(
         self,
@@ -199,8 +193,7 @@ class DiscoveryTask:
         size = check.integer("page_size", page_size, low=1)
         seen: set[str] = set()
         scanned: tuple[object, ...] | None = None
-        subscription: Subscription | None = None
-        try:
+        async with schedule.follow(self) as follow:
             while True:
                 state = self._state
                 if state.finished or state.progress != scanned:
@@ -215,12 +208,7 @@ class DiscoveryTask:
                         return  # this read began after the finish: nothing can be missing
                     if self._state.finished:
                         continue  # it finished during the read: read once more
-                if subscription is None:
-                    subscription = schedule.follow(self)
-                await schedule.next_update(self, subscription)
-        finally:
-            if subscription is not None:
-                await subscription.aclose()
+                await follow.next_update()
 
     async def pages(
         self, *, limit: int = 50, offset: int = 0
@@ -293,18 +281,42 @@ class _Schedule:
             return None
         return self.deadline - asyncio.get_running_loop().time()
 
-    def follow(self, task: DiscoveryTask) -> Subscription:
-        return task._poller.subscribe(task, interval=self.interval, max_interval=self.ceiling)
+    def follow(self, task: DiscoveryTask) -> _Follow:
+        """Follow ``task`` on the shared schedule: ``async with schedule.follow(task)``."""
+        return _Follow(self, task)
 
-    async def next_update(self, task: DiscoveryTask, subscription: Subscription) -> None:
+
+class _Follow:
+    """One waiter on one task: subscribes on the first wait, unsubscribes on exit."""
+
+    __slots__ = ("_schedule", "_subscription", "_task")
+
+    def __init__(self, schedule: _Schedule, task: DiscoveryTask) -> None:
+        self._schedule = schedule
+        self._task = task
+        self._subscription: Subscription | None = None
+
+    async def __aenter__(self) -> _Follow:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._subscription is not None:
+            await self._subscription.aclose()
+
+    async def next_update(self) -> None:
         """Wait for the task's next refresh, or raise when the deadline passes."""
-        remaining = self.remaining()
+        schedule, task = self._schedule, self._task
+        if self._subscription is None:
+            self._subscription = task._poller.subscribe(
+                task, interval=schedule.interval, max_interval=schedule.ceiling
+            )
+        remaining = schedule.remaining()
         if remaining is None:
-            await subscription.updated()
+            await self._subscription.updated()
             return
         if remaining <= 0:
-            raise WaitTimeoutError([task], self.timeout or 0.0)
+            raise WaitTimeoutError([task], schedule.timeout or 0.0)
         try:
-            await asyncio.wait_for(subscription.updated(), remaining)
+            await asyncio.wait_for(self._subscription.updated(), remaining)
         except asyncio.TimeoutError:
-            raise WaitTimeoutError([task], self.timeout or 0.0) from None
+            raise WaitTimeoutError([task], schedule.timeout or 0.0) from None
