@@ -298,7 +298,8 @@ class AsyncExtruct:
             ``https://api.extruct.ai``.
         max_concurrency: requests in flight at once.
         rate_limit: requests per second (any one-second window); None for no limit.
-        burst: requests that may start at once; defaults to ``rate_limit``.
+        burst: requests that may start at once; by default 1, so requests start
+            evenly, ``1 / rate_limit`` seconds apart.
         max_retries: retries of a transient failure per request.
         timeout: seconds one request may take, connect to last byte.
         retry: full retry policy (``max_retries`` overrides its count when given).

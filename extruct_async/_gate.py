@@ -1,21 +1,23 @@
 """The gate every request passes: a concurrency cap and a rate limit, in arrival order.
 
 Rate limit: a sliding window. At most ``burst`` requests start within any
-``burst / rate_limit`` seconds; with the default ``burst = rate_limit`` (rounded
-down, at least 1) that is "no more than ``rate_limit`` requests in any one-second
-window", with up to ``burst`` of them allowed at once.
+``burst / rate_limit`` seconds. The default ``burst`` is 1: requests start at least
+``1 / rate_limit`` seconds apart, so no one-second window ever holds more than
+``rate_limit`` of them, and the service sees a steady stream rather than bursts that
+network jitter can push into its own, differently aligned, window. A larger
+``burst`` lets that many start at once (choose one that divides ``rate_limit`` to
+keep the one-second guarantee).
 
-First come, first served: waiters queue on one FIFO lock; only the head of the
-queue waits for a free connection and a rate slot, so nobody can overtake, and a
-task that sends many requests queues each one behind everybody else's.
+First come, first served: waiters form one queue, and a freed slot is handed to the
+head of the queue directly, so nobody can overtake, and a task that sends many
+requests queues each one behind everybody else's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 __all__ = ["Gate"]
@@ -27,8 +29,7 @@ class Gate:
     Args:
         max_concurrency: requests in flight at once.
         rate_limit: requests per second; None for no limit.
-        burst: requests that may start together; defaults to ``rate_limit``.
-        clock: seconds on the event loop's clock (injectable for tests).
+        burst: requests that may start together (default 1: evenly spaced).
     """
 
     def __init__(
@@ -37,51 +38,84 @@ class Gate:
         max_concurrency: int,
         rate_limit: float | None,
         burst: int | None = None,
-        clock: Callable[[], float] | None = None,
     ) -> None:
-        self._queue = asyncio.Lock()
-        self._in_flight = asyncio.Semaphore(max_concurrency)
-        if rate_limit is None:
-            self._burst, self._window = 0, 0.0
-        else:
-            self._burst = burst or max(1, math.floor(rate_limit))
-            self._window = self._burst / rate_limit
+        self._free = max_concurrency
+        self._burst = 0 if rate_limit is None else burst or 1
+        self._window = self._burst / rate_limit if rate_limit else 0.0
         self._starts: deque[float] = deque(maxlen=self._burst or None)
-        self._paused_until = 0.0
-        self._clock = clock
+        self._paused_until = float("-inf")
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
         #: Requests admitted so far.
         self.admitted = 0
 
-    def _now(self) -> float:
-        return self._clock() if self._clock else asyncio.get_running_loop().time()
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Wait for a turn, hold a connection slot while the body runs."""
-        async with self._queue:
-            await self._in_flight.acquire()
-            try:
-                await self._wait_for_rate()
-            except BaseException:
-                self._in_flight.release()
-                raise
+        """Wait for a turn, and hold a connection slot while the body runs."""
+        await self._acquire()
         try:
             yield
         finally:
-            self._in_flight.release()
+            self._free += 1
+            self._dispatch()
 
-    async def _wait_for_rate(self) -> None:
-        while True:
+    async def _acquire(self) -> None:
+        if not self._waiters and self._free and self._ready_at(self._now()) is None:
+            self._admit(self._now())
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiters.append(turn)
+        self._dispatch()
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                # Admitted, then cancelled before running: give the slot back.
+                self._free += 1
+                self._dispatch()
+            raise
+
+    def _dispatch(self) -> None:
+        """Hand free slots to the queue's head while the rate allows."""
+        while self._waiters and self._free:
+            if self._waiters[0].done():  # cancelled while waiting
+                self._waiters.popleft()
+                continue
             now = self._now()
-            ready = self._paused_until
-            if self._burst and len(self._starts) == self._burst:
-                ready = max(ready, self._starts[0] + self._window)
-            if ready <= now:
-                break
-            await asyncio.sleep(ready - now)
+            ready = self._ready_at(now)
+            if ready is not None:
+                self._wake_at(ready)
+                return
+            self._admit(now)
+            self._waiters.popleft().set_result(None)
+
+    def _ready_at(self, now: float) -> float | None:
+        """When the next request may start, or None if it may start now."""
+        ready = self._paused_until
+        if self._burst and len(self._starts) == self._burst:
+            ready = max(ready, self._starts[0] + self._window)
+        return ready if ready > now else None
+
+    def _admit(self, now: float) -> None:
+        self._free -= 1
         if self._burst:
             self._starts.append(now)
         self.admitted += 1
+
+    def _wake_at(self, when: float) -> None:
+        if self._timer is not None:
+            if self._timer.when() <= when:
+                return
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._dispatch()
 
     def pause(self, seconds: float) -> None:
         """Admit nothing for ``seconds`` from now (the service said to slow down)."""

@@ -15,7 +15,7 @@ import backoff
 
 from ._errors import APIError, RateLimitError
 from ._gate import Gate
-from ._protocol import Request, Response, decode
+from ._protocol import Request, Response, decode, parse_retry_after
 from ._retry import Outcome, RetryPolicy, outcome
 
 __all__ = ["Session", "Transport"]
@@ -87,11 +87,22 @@ class Session:
                 request.method, url, headers=self._headers, params=request.params,
                 body=request.body,
             )
-        _log.debug(
-            "%s %s %s -> %d in %.3fs",
-            request.method, url, dict(request.params), response.status, loop.time() - started,
-        )
+            if response.status == 429:
+                self._hold_back(response)  # before the slot frees: nobody slips through
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "%s %s %s -> %d in %.3fs", request.method, url, dict(request.params),
+                response.status, loop.time() - started,
+            )
         return decode(request, response, url=url)
+
+    def _hold_back(self, response: Response) -> None:
+        """Pause the whole client for a 429's ``Retry-After``, if it will be waited out."""
+        wait = parse_retry_after(
+            response.headers.get("retry-after"), date=response.headers.get("date")
+        )
+        if wait is not None and wait <= self.retry.max_retry_after:
+            self.gate.pause(wait)
 
     async def send_unsafe(
         self,

@@ -41,7 +41,9 @@ def times(server: FakeExtructServer, endpoint: str) -> list[float]:
 
 
 def client_for(server: FakeExtructServer, **options: Any) -> AsyncExtruct:
-    return server.client(**{"retry": EXACT_RETRIES, "timeout": 30.0, **options})
+    # No client rate limit: these tests time the retries, not the gate's spacing.
+    return server.client(**{"retry": EXACT_RETRIES, "timeout": 30.0, "rate_limit": None,
+                            **options})
 
 
 @pytest.fixture
@@ -140,7 +142,7 @@ async def test_connection_refused_is_retried_then_raised(looptime: float) -> Non
 async def test_retry_after_seconds_is_waited_exactly_without_jitter() -> None:
     async with (
         FakeExtructServer(api_key=API_KEY, retry_after=7) as server,
-        server.client(retry=RetryPolicy(max_retries=2, jitter=True)) as client,
+        server.client(retry=RetryPolicy(max_retries=2, jitter=True), rate_limit=None) as client,
     ):
         server.inject("503-retry-after", endpoint="create")
         server.inject("429", endpoint="create")

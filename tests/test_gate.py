@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 
 from extruct_async._gate import Gate
 from extruct_async.testing import FakeExtructServer
+from extruct_async.testing._ratelimit import peak_in_window
 from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.looptime
-
-
-def max_in_any_window(times: Sequence[float], window: float = 1.0) -> int:
-    """Most admissions in any half-open window [t, t + window)."""
-    ordered = sorted(times)
-    best = start = 0
-    for end, time in enumerate(ordered):
-        while ordered[start] <= time - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def pass_through(gate: Gate, log: list[tuple[str, float]], name: str,
@@ -32,18 +21,40 @@ async def pass_through(gate: Gate, log: list[tuple[str, float]], name: str,
         await asyncio.sleep(hold)
 
 
+# Rates of 8 and 4 a second: their intervals (0.125 s, 0.25 s) are exact in binary
+# floating point, so admission times can be compared exactly.
+
+
 async def test_200_waiters_never_exceed_the_rate_in_any_second(looptime: float) -> None:
-    gate = Gate(max_concurrency=50, rate_limit=10)
+    gate = Gate(max_concurrency=50, rate_limit=8)
     log: list[tuple[str, float]] = []
     await asyncio.gather(*(pass_through(gate, log, f"r{i}") for i in range(200)))
 
     times = [time for _, time in log]
-    assert max_in_any_window(times) == 10
-    # Bursts of 10 on each whole second: the limit is reached, never exceeded.
-    assert times == [float(i // 10) for i in range(200)]
+    assert peak_in_window(times) == 8
+    # By default, evenly spaced: one every 1/8 s, the limit reached, never exceeded.
+    assert times == [i / 8 for i in range(200)]
     assert [name for name, _ in log] == [f"r{i}" for i in range(200)]  # first come, first served
     assert gate.admitted == 200
-    assert looptime == 19
+    assert looptime == 199 / 8
+
+
+async def test_200_waiters_at_ten_a_second() -> None:
+    gate = Gate(max_concurrency=200, rate_limit=10)
+    log: list[tuple[str, float]] = []
+    await asyncio.gather(*(pass_through(gate, log, f"r{i}") for i in range(200)))
+    times = [time for _, time in log]
+    assert peak_in_window(times) == 10
+    assert [round(time, 3) for time in times] == [i / 10 for i in range(200)]
+
+
+async def test_a_burst_starts_together_then_the_window_slides() -> None:
+    gate = Gate(max_concurrency=50, rate_limit=10, burst=10)
+    log: list[tuple[str, float]] = []
+    await asyncio.gather(*(pass_through(gate, log, f"r{i}") for i in range(40)))
+    times = [time for _, time in log]
+    assert times == [float(i // 10) for i in range(40)]
+    assert peak_in_window(times) == 10
 
 
 async def test_burst_one_spaces_requests_evenly() -> None:
@@ -87,7 +98,7 @@ async def test_a_busy_caller_cannot_starve_others() -> None:
 
 
 async def test_pause_holds_everyone() -> None:
-    gate = Gate(max_concurrency=5, rate_limit=100)
+    gate = Gate(max_concurrency=5, rate_limit=100, burst=10)
     log: list[tuple[str, float]] = []
     await pass_through(gate, log, "before")
     gate.pause(3)
@@ -122,19 +133,16 @@ async def test_no_rate_limit_means_no_waiting() -> None:
 
 async def test_200_concurrent_calls_respect_the_rate_at_the_server() -> None:
     async with FakeExtructServer(api_key=API_KEY) as server, server.client(
-        rate_limit=10, max_concurrency=50
+        rate_limit=8, max_concurrency=50
     ) as client:
         task = await client.discovery_tasks.create("freight forwarding software")
         start = server.time()
         await asyncio.gather(*(client.discovery_tasks.get(task.id) for _ in range(200)))
     arrivals = [r.time - start for r in server.requests if r.endpoint == "get"]
     assert len(arrivals) == 200
-    assert max_in_any_window(arrivals) == 10
-    assert server.peak_requests_per_second() == 10
-    # The create took one of the first second's ten places; then ten a second, in order.
-    assert sorted(arrivals) == [float(i // 10) for i in range(1, 201)]
+    assert peak_in_window(arrivals) == 8
+    assert server.peak_requests_per_second() == 8
+    # Right after the create, one every 1/8 s, in order.
+    assert sorted(arrivals) == [i / 8 for i in range(1, 201)]
 
 
-def test_window_helper() -> None:
-    assert max_in_any_window([0, 0.5, 0.99, 1.0, 1.5]) == 3
-    assert max_in_any_window([]) == 0

@@ -8,6 +8,11 @@ from collections.abc import Iterable
 
 __all__ = ["SlidingWindowLimiter", "peak_in_window"]
 
+# Times are floats: ten steps of exactly 0.1 s can add up to a hair less than a second
+# (8.100017 - 7.100017 == 0.9999999999999991). This slack keeps such rounding from
+# counting as an extra request in the window.
+_SLACK = 1e-9
+
 
 class SlidingWindowLimiter:
     """Admits at most ``rate`` requests per second per key, counted in a sliding window.
@@ -27,7 +32,7 @@ class SlidingWindowLimiter:
     def admit(self, key: str, now: float) -> float | None:
         """Admit a request of ``key`` at ``now``, or return the seconds until a slot frees."""
         times = self._admitted.setdefault(key, deque())
-        while times and times[0] <= now - self._window:
+        while times and times[0] <= now - self._window + _SLACK:
             times.popleft()
         if len(times) < self._capacity:
             times.append(now)
@@ -41,7 +46,7 @@ def peak_in_window(times: Iterable[float], window: float = 1.0) -> int:
     peak = 0
     first = 0
     for last, time in enumerate(ordered):
-        while ordered[first] <= time - window:
+        while ordered[first] <= time - window + _SLACK:
             first += 1
         peak = max(peak, last - first + 1)
     return peak
