@@ -15,6 +15,7 @@ the simulator.
 from __future__ import annotations
 
 import enum
+import typing
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -71,6 +72,29 @@ def _strings(value: Any, _: object) -> tuple[str, ...]:
     return tuple(map(str, value))
 
 
+def _is_optional_tuple(type_: Any) -> bool:
+    args = typing.get_args(type_)
+    return (
+        len(args) == 2
+        and args[1] is type(None)
+        and typing.get_origin(args[0]) is tuple
+        and typing.get_args(args[0])[1:] == (Ellipsis,)
+    )
+
+
+def _optional_tuple(conv: cattrs.Converter) -> Any:
+    def factory(type_: Any) -> Any:
+        item_type = typing.get_args(typing.get_args(type_)[0])[0]
+        item = conv.get_structure_hook(item_type)
+
+        def structure(value: Any, _: object) -> tuple[Any, ...] | None:
+            return None if value is None else tuple([item(x, item_type) for x in value])
+
+        return structure
+
+    return factory
+
+
 def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     """Build a converter holding every conversion rule of the SDK.
 
@@ -82,6 +106,7 @@ def make_converter(*, forbid_extra_keys: bool = False) -> cattrs.Converter:
     conv.register_structure_hook(int | None, _optional_int)
     conv.register_structure_hook(float | None, _optional_float)
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
+    conv.register_structure_hook_factory(_is_optional_tuple, _optional_tuple(conv))
     conv.register_structure_hook(datetime, _parse_datetime)
     conv.register_unstructure_hook(datetime, lambda value: value.isoformat())
     for enum_type in (TaskStatus, DataSource):

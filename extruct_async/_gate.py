@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 __all__ = ["Gate"]
 
@@ -53,15 +51,13 @@ class Gate:
     def _now() -> float:
         return asyncio.get_running_loop().time()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Wait for a turn, and hold a connection slot while the body runs."""
+    async def __aenter__(self) -> None:
+        """Wait for a turn: ``async with gate:`` holds a slot while its body runs."""
         await self._acquire()
-        try:
-            yield
-        finally:
-            self._free += 1
-            self._dispatch()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._free += 1
+        self._dispatch()
 
     async def _acquire(self) -> None:
         if not self._waiters and self._free and self._ready_at(self._now()) is None:

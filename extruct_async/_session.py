@@ -81,7 +81,7 @@ class Session:
         """Send one attempt through the gate; return its JSON or raise."""
         url = self.url(request)
         loop = asyncio.get_running_loop()
-        async with self.gate.slot():
+        async with self.gate:
             started = loop.time()
             response = await self.transport.send(
                 request.method, url, headers=self._headers, params=request.params,
