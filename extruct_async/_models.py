@@ -1,7 +1,9 @@
 """Plain data: what the service sends and what callers send it.
 
-Models are frozen attrs classes with no I/O and no conversion logic; every rule for
-turning JSON into them (and back) lives in :mod:`extruct_async._converter`.
+Models are attrs classes with no I/O and no conversion logic; every rule for turning
+JSON into them (and back) lives in :mod:`extruct_async._converter`. Inputs and task
+snapshots are frozen. Result rows are plain (slotted, mutable) records: pages bring
+them by the hundred, and a frozen attrs class takes four times as long to build.
 Enum-typed fields are declared ``Enum | str``: a value the service adds later
 arrives as the plain string instead of breaking the caller.
 """
@@ -79,7 +81,7 @@ class Table:
     auto_import: bool = False
 
 
-@attrs.frozen
+@attrs.define
 class Score:
     """One criterion's verdict on one company."""
 
@@ -88,7 +90,7 @@ class Score:
     sources: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@attrs.define
 class CompanyResult:
     """One result row: a company found by a Deep Search task, with its scores.
 

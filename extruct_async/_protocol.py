@@ -10,7 +10,7 @@ the field) before anything touches the network, and an answer
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -52,6 +52,19 @@ __all__ = [
 ]
 
 TASKS_PATH = "/v1/discovery_tasks"
+
+
+def _json_loads() -> Callable[[bytes], Any]:
+    """Pick the JSON parser: orjson's when the ``fast`` extra is installed (twice as fast)."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads
+    return orjson.loads
+
+
+#: Parse a JSON body; both parsers raise a ValueError on bad JSON.
+loads = _json_loads()
 
 
 @attrs.frozen
@@ -238,7 +251,7 @@ def decode(request: Request, response: Response, *, url: str) -> Any:
     """
     if 200 <= response.status < 300:
         try:
-            return json.loads(response.body)
+            return loads(response.body)
         except ValueError:
             raise APIResponseError(
                 f"{request.method} {url}: {response.status} answer is not valid JSON"
@@ -294,7 +307,7 @@ def _error_class(request: Request, status: int) -> type[APIStatusError]:
 
 def _body(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return loads(raw)
     except ValueError:
         return raw.decode("utf-8", errors="replace")
 

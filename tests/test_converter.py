@@ -180,3 +180,47 @@ def test_scalars_are_coerced_to_their_declared_types() -> None:
     assert row.scores["b2b"] == Score(4, None, ("7",))
     with pytest.raises(ValueError, match="invalid literal"):
         converter.structure({**ROW, "founding_year": "long ago"}, CompanyResult)
+
+
+STRICT = make_converter(forbid_extra_keys=True)
+OPTIONAL_TEXT = st.none() | st.text(max_size=20)
+ROWS = st.fixed_dictionaries(
+    {"id": st.text(min_size=1, max_size=10)},
+    optional={
+        "task_id": OPTIONAL_TEXT,
+        "company_name": OPTIONAL_TEXT,
+        "company_description": OPTIONAL_TEXT,
+        "company_website": OPTIONAL_TEXT,
+        "relevance": st.none() | st.integers(0, 100) | st.floats(0, 100),
+        "created_at": st.none() | st.datetimes(timezones=FIXED_OFFSETS).map(datetime.isoformat),
+        "company_profile_id": OPTIONAL_TEXT,
+        "source": st.none() | st.sampled_from(["web_search", "linkedin", "maps", "news"]),
+        "scores": st.dictionaries(
+            st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True),
+            st.fixed_dictionaries({}, optional={
+                "grade": st.none() | st.integers(1, 5),
+                "explanation": OPTIONAL_TEXT,
+                "sources": st.lists(st.text(max_size=15), max_size=3),
+            }),
+            max_size=4,
+        ),
+        "founding_year": st.none() | st.integers(1800, 2030),
+        "employee_count": OPTIONAL_TEXT,
+        "hq_country": OPTIONAL_TEXT,
+        "hq_state_province": OPTIONAL_TEXT,
+        "hq_city": OPTIONAL_TEXT,
+        "company_full_description": OPTIONAL_TEXT,
+    },
+)
+
+
+@given(ROWS)
+def test_the_fast_row_hook_agrees_with_the_generated_one(row: dict[str, Any]) -> None:
+    generated = STRICT.structure(row, CompanyResult)
+    assert converter.structure(row, CompanyResult) == generated
+
+
+def test_null_collections_in_a_row_become_empty() -> None:
+    row = converter.structure({"id": "r1", "scores": {"a": {"sources": None}}}, CompanyResult)
+    assert row.scores == {"a": Score()}
+    assert converter.structure({"id": "r1", "scores": None}, CompanyResult).scores == {}

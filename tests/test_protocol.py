@@ -326,3 +326,25 @@ def test_parse_retry_after_date_against_the_local_clock() -> None:
 def test_parse_retry_after_never_crashes_and_is_never_negative(value: str) -> None:
     wait = parse_retry_after(value, date=value)
     assert wait is None or wait >= 0.0
+
+
+@pytest.mark.parametrize("parser", [json.loads, pytest.param("orjson", id="orjson")])
+def test_decode_with_either_json_parser(monkeypatch: pytest.MonkeyPatch, parser: Any) -> None:
+    import extruct_async._protocol as protocol
+
+    if parser == "orjson":
+        import orjson
+
+        parser = orjson.loads
+    monkeypatch.setattr(protocol, "loads", parser)
+    assert decode(CREATE, answer(200, {"id": "t1", "n": [1, 2.5, None]}), url=URL) == {
+        "id": "t1", "n": [1, 2.5, None],
+    }
+    with pytest.raises(APIResponseError, match="not valid JSON"):
+        decode(CREATE, answer(200, b'{"id": '), url=URL)
+    with pytest.raises(NotFoundError) as caught:
+        decode(CREATE, answer(404, {"detail": "Task not found"}), url=URL)
+    assert caught.value.body == {"detail": "Task not found"}
+    with pytest.raises(ServerError) as server_error:
+        decode(CREATE, answer(502, b"<html>bad gateway</html>"), url=URL)
+    assert server_error.value.body == "<html>bad gateway</html>"
