@@ -74,16 +74,21 @@ class RetryPolicy:
     jitter: bool = True
 
     def waits(
-        self, clock: Callable[[], float], rng: random.Random | None = None
+        self,
+        clock: Callable[[], float],
+        rng: random.Random | None = None,
+        *,
+        started: float | None = None,
     ) -> Generator[float | None, BaseException, None]:
         """Yield the wait before each retry; stop when no retry should start.
 
         Written as a ``backoff`` wait generator: it is sent each failure and
         yields the seconds to wait. Returning ends the retries, and backoff then
-        re-raises the last failure.
+        re-raises the last failure. ``max_time`` counts from ``started`` (the first
+        attempt's start on ``clock``), or from now.
         """
         draw = (rng or random).uniform
-        start = clock()
+        start = clock() if started is None else started
         failure = yield None
         for attempt in range(self.max_retries):
             retry_after = failure.retry_after if isinstance(failure, APIStatusError) else None

@@ -64,7 +64,6 @@ class Session:
         self.gate = gate
         self.retry = retry
         self._rng = rng or random.Random()
-        self._send_retrying = self._with_retries(self.send_once, lambda exc: not _transient(exc))
 
     def __repr__(self) -> str:
         return f"Session(base_url={self.base_url!r})"
@@ -75,7 +74,23 @@ class Session:
 
     async def send(self, request: Request) -> Any:
         """Send an idempotent request, retrying transient failures; return its JSON."""
-        return await self._send_retrying(request)
+        started = asyncio.get_running_loop().time()
+        try:
+            # Most requests succeed at once: keep the retry machinery (a backoff wrapper
+            # and a fresh wait generator per call) off that path.
+            return await self.send_once(request)
+        except APIError as exc:
+            if not _transient(exc):
+                raise
+            failures = [exc]
+
+        async def attempt() -> Any:
+            if failures:  # replay the first failure: backoff counts it and waits
+                raise failures.pop()
+            return await self.send_once(request)
+
+        retried = self._with_retries(attempt, lambda exc: not _transient(exc), started=started)
+        return await retried()
 
     async def send_once(self, request: Request) -> Any:
         """Send one attempt through the gate; return its JSON or raise."""
@@ -132,8 +147,10 @@ class Session:
                 uncertain = uncertain or outcome(exc) is Outcome.UNKNOWN
                 raise
 
+        fatal = lambda exc: outcome(exc) is Outcome.FATAL  # noqa: E731
+        started = asyncio.get_running_loop().time()
         try:
-            return await self._with_retries(once, lambda exc: outcome(exc) is Outcome.FATAL)()
+            return await self._with_retries(once, fatal, started=started)()
         except APIError:
             if uncertain:
                 found = await _quietly(reconcile)
@@ -142,10 +159,19 @@ class Session:
             raise
 
     def _with_retries(
-        self, target: Callable[..., Awaitable[_T]], giveup: Callable[[Exception], bool]
-    ) -> Callable[..., Awaitable[_T]]:
-        retried: Callable[..., Awaitable[_T]] = backoff.on_exception(
-            self._waits,
+        self,
+        target: Callable[[], Awaitable[_T]],
+        giveup: Callable[[Exception], bool],
+        *,
+        started: float,
+    ) -> Callable[[], Awaitable[_T]]:
+        loop = asyncio.get_running_loop()
+
+        def waits() -> Any:  # backoff types a wait generator as one that is sent nothing
+            return self.retry.waits(loop.time, self._rng, started=started)
+
+        retried: Callable[[], Awaitable[_T]] = backoff.on_exception(
+            waits,
             APIError,
             max_tries=self.retry.max_retries + 1,
             max_time=self.retry.max_time,  # wall-clock backstop; _waits bounds loop time
@@ -155,9 +181,6 @@ class Session:
             logger=None,
         )(target)
         return retried
-
-    def _waits(self) -> Any:
-        return self.retry.waits(asyncio.get_running_loop().time, self._rng)
 
     def _on_backoff(self, details: Any) -> None:
         exc = details["exception"]

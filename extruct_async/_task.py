@@ -126,15 +126,21 @@ class DiscoveryTask:
             TaskFailedError: the task ended with status ``failed``.
             WaitTimeoutError: ``timeout`` passed first; the task keeps running.
         """
-        snapshots = self.watch(
-            poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout
-        )
-        async with contextlib.aclosing(snapshots):
-            async for _ in snapshots:
-                if on_progress is not None:
+        # watch()'s loop, written out: thousands of tasks can wait at once, and the
+        # async generator with its aclosing() and asend() objects costs ~1 KB a waiter.
+        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout)
+        seen: tuple[object, ...] | None = None
+        async with schedule.follow(self) as follow:
+            while True:
+                state = self._state
+                if on_progress is not None and state.progress != seen:
+                    seen = state.progress
                     outcome = on_progress(self)
                     if inspect.isawaitable(outcome):
                         await outcome
+                if state.finished:
+                    break
+                await follow.next_update()
         if self.status == TaskStatus.FAILED:
             raise TaskFailedError(self)
         return self

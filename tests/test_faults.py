@@ -87,6 +87,17 @@ async def test_a_slow_answer_times_out_and_is_retried(server: FakeExtructServer)
     assert times(server, "get") == [0.0, 11.0]  # timed out at 10 s, retried 1 s later
 
 
+async def test_total_retry_time_counts_from_the_first_attempt(server: FakeExtructServer) -> None:
+    policy = RetryPolicy(max_retries=5, initial_wait=1, jitter=False, max_time=10.5)
+    async with client_for(server, timeout=10.0, retry=policy) as client:
+        task = await client.discovery_tasks.create("freight forwarding software")
+        server.inject("slow", endpoint="get", times=5)
+        with pytest.raises(APITimeoutError):
+            await task.refresh()
+    # The attempt took 10 s; waiting 1 s more would pass 10.5 s: no retry starts.
+    assert len(times(server, "get")) == 1
+
+
 async def test_timeouts_surface_as_api_timeout_errors(server: FakeExtructServer) -> None:
     async with client_for(server, timeout=10.0, max_retries=0) as client:
         task = await client.discovery_tasks.create("freight forwarding software")
