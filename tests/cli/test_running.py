@@ -46,7 +46,6 @@ def test_a_finished_command_returns_its_status() -> None:
     assert run(command, context()) == 7
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs POSIX signals")
 def test_sigint_cancels_the_command_which_unwinds_then_130() -> None:
     unwound = []
 

@@ -8,8 +8,6 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from extruct_async import CompanyResult
 from extruct_async._converter import converter
 
@@ -120,7 +118,6 @@ def test_timeout_exits_8_and_the_task_keeps_running(cli, fake: ThreadedFake) -> 
     assert fake.task_state(task_id)["status"] == "in_progress"
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs POSIX signals")
 def test_ctrl_c_names_the_running_task_and_exits_130(fake: ThreadedFake) -> None:
     with popen(["search", "interrupted freight software", "--results", "250", *FAST],
                fake.env()) as process:
