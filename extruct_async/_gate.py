@@ -1,12 +1,12 @@
 """The gate every request passes: a concurrency cap and a rate limit, in arrival order.
 
-Rate limit: a sliding window. At most ``burst`` requests start within any
-``burst / rate_limit`` seconds. The default ``burst`` is 1: requests start at least
-``1 / rate_limit`` seconds apart, so no one-second window ever holds more than
-``rate_limit`` of them, and the service sees a steady stream rather than bursts that
-network jitter can push into its own, differently aligned, window. A larger
-``burst`` lets that many start at once (choose one that divides ``rate_limit`` to
-keep the one-second guarantee).
+Rate limit. The default ``burst`` is 1: starts follow a schedule ``1 / rate_limit``
+seconds apart, so the service sees a steady stream rather than bursts that network
+jitter can push into its own, differently aligned, window. The schedule is kept even
+when a timer fires late (a late start does not push every later one back). A larger
+``burst`` is a sliding window instead: at most ``burst`` starts in any
+``burst / rate_limit`` seconds. Either way, a log of the last second's starts is the
+hard bound: no one-second window ever holds more than ``rate_limit`` starts.
 
 First come, first served: waiters form one queue, and a freed slot is handed to the
 head of the queue directly, so nobody can overtake, and a task that sends many
@@ -107,13 +107,15 @@ class Gate:
 
     def _admit(self, now: float) -> None:
         self._free -= 1
-        if self._burst:
-            self._starts.append(now)
-            self._second.append(now)
+        if self._burst == 1:
             if now > self._next_start + self._window:  # idle: the schedule restarts
                 self._next_start = now + self._window
             else:  # on time or a little late (a timer fires late): stay on schedule
                 self._next_start += self._window
+        elif self._burst:
+            self._starts.append(now)
+        if self._burst:
+            self._second.append(now)
         self.admitted += 1
 
     def _wake_at(self, when: float) -> None:
