@@ -24,7 +24,7 @@ import attrs
 
 from ._errors import APIConnectionError, APIError, APIResponseError, APIStatusError
 
-__all__ = ["Outcome", "RetryPolicy", "outcome"]
+__all__ = ["Outcome", "RetryPolicy", "is_transient", "outcome"]
 
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # The service refused these before doing anything, so even a create may be re-sent.

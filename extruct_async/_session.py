@@ -16,7 +16,7 @@ import backoff
 from ._errors import APIError, RateLimitError
 from ._gate import Gate
 from ._protocol import Request, Response, decode, parse_retry_after
-from ._retry import Outcome, RetryPolicy, outcome
+from ._retry import Outcome, RetryPolicy, is_transient, outcome
 
 __all__ = ["Session", "Transport"]
 
@@ -80,7 +80,7 @@ class Session:
             # and a fresh wait generator per call) off that path.
             return await self.send_once(request)
         except APIError as exc:
-            if not _transient(exc):
+            if not is_transient(exc):
                 raise
             failures = [exc]
 
@@ -89,7 +89,7 @@ class Session:
                 raise failures.pop()
             return await self.send_once(request)
 
-        retried = self._with_retries(attempt, lambda exc: not _transient(exc), started=started)
+        retried = self._with_retries(attempt, lambda exc: not is_transient(exc), started=started)
         return await retried()
 
     async def send_once(self, request: Request) -> Any:
@@ -191,10 +191,6 @@ class Session:
         _log.info(
             "retrying in %.2fs after attempt %d failed: %s", wait, details["tries"], exc
         )
-
-
-def _transient(exc: Exception) -> bool:
-    return outcome(exc) is not Outcome.FATAL
 
 
 async def _quietly(reconcile: Callable[[], Awaitable[_T | None]]) -> _T | None:
