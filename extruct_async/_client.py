@@ -9,7 +9,7 @@ import os
 import random
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
@@ -101,9 +101,17 @@ class DiscoveryTasks:
         )
         return self._handle(await self._endpoints.create(request))
 
+    @overload
+    async def create_many(
+        self, specs: Iterable[str | Mapping[str, Any]], *, return_exceptions: Literal[False] = ...
+    ) -> builtins.list[DiscoveryTask]: ...
+    @overload
+    async def create_many(
+        self, specs: Iterable[str | Mapping[str, Any]], *, return_exceptions: Literal[True]
+    ) -> builtins.list[DiscoveryTask | APIError]: ...
     async def create_many(
         self, specs: Iterable[str | Mapping[str, Any]], *, return_exceptions: bool = False
-    ) -> builtins.list[DiscoveryTask]:
+    ) -> builtins.list[DiscoveryTask] | builtins.list[DiscoveryTask | APIError]:
         """Create a batch of tasks through the gate; return their handles in order.
 
         Each spec is a query string, or a mapping of :meth:`create`'s arguments
@@ -124,13 +132,15 @@ class DiscoveryTasks:
         outcomes = await asyncio.gather(
             *(self._endpoints.create(request) for request in requests), return_exceptions=True
         )
+        created: builtins.list[DiscoveryTask | APIError] = []
         for outcome in outcomes:
             if not isinstance(outcome, (TaskState, APIError)):
                 raise outcome  # a bug or a cancellation, not a failed create
-        handles = [self._handle(o) if isinstance(o, TaskState) else None for o in outcomes]
-        errors = [o if isinstance(o, APIError) else None for o in outcomes]
+            created.append(self._handle(outcome) if isinstance(outcome, TaskState) else outcome)
         if return_exceptions:
-            return [h if h is not None else e for h, e in zip(handles, errors, strict=True)]  # type: ignore[misc]
+            return created
+        handles = [c if isinstance(c, DiscoveryTask) else None for c in created]
+        errors = [c if isinstance(c, APIError) else None for c in created]
         if any(errors):
             raise CreateManyError(handles, errors)
         return [h for h in handles if h is not None]
@@ -263,7 +273,7 @@ def _spec_request(index: int, spec: object) -> Request:
     try:
         return create_request(query, **arguments)
     except InvalidRequestError as exc:
-        raise type(exc)(f"{field}.{exc.field}", str(exc).split(": ", 1)[1]) from None
+        raise type(exc)(f"{field}.{exc.field}", exc.problem) from None
     except TypeError as exc:  # an argument create() does not take
         raise InvalidRequestError(field, str(exc)) from None
 

@@ -71,12 +71,13 @@ class InvalidRequestError(ExtructError, ValueError):
     """An argument breaks the service's rules; raised before any request is sent.
 
     ``field`` names the offending argument, with a path for nested values
-    (``criteria[1].key``).
+    (``criteria[1].key``); ``problem`` says what is wrong with it.
     """
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.problem = message
 
 
 class InvalidTypeError(InvalidRequestError, TypeError):
