@@ -64,15 +64,12 @@ async def scripted_task(serve: Serve, states: Sequence[dict[str, Any] | int],
 
 
 def sdk_tasks() -> set[asyncio.Task[Any]]:
-    """asyncio tasks running SDK code, other than the test itself."""
-    return {
-        task for task in asyncio.all_tasks()
-        if task is not asyncio.current_task()
-        and "extruct_async" in getattr(task.get_coro(), "cr_code", wait_code).co_filename
-    }
+    """asyncio tasks running SDK code (the poller, say), other than the test itself."""
+    def runs_sdk_code(task: asyncio.Task[Any]) -> bool:
+        code = getattr(task.get_coro(), "cr_code", None)
+        return code is not None and "extruct_async" in code.co_filename
 
-
-wait_code = DiscoveryTask.wait.__code__
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task() and runs_sdk_code(t)}
 
 
 def poll_times(server: TinyServer) -> list[float]:
@@ -208,6 +205,7 @@ async def test_cancelling_wait_stops_polling_at_once(serve: Serve, looptime: flo
     async with client:
         waiter = asyncio.create_task(task.wait(poll_interval=5))
         await asyncio.sleep(12)
+        assert len(sdk_tasks()) == 2  # the waiter and the client's poller
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter
