@@ -16,6 +16,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientStateError,
     ConfigurationError,
     CreateManyError,
     ExtructError,
@@ -23,6 +24,7 @@ from ._errors import (
     InvalidTypeError,
     NotFoundError,
     PaymentRequiredError,
+    PermissionDeniedError,
     RateLimitError,
     ServerError,
     TaskExhaustedError,
@@ -33,8 +35,8 @@ from ._errors import (
 from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
 from ._retry import RetryPolicy
 from ._task import DiscoveryTask
-
-__version__ = "0.1.0"
+from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
+from ._version import __version__
 
 __all__ = [
     "APIConnectionError",
@@ -42,9 +44,11 @@ __all__ = [
     "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
+    "AiohttpTransport",
     "AsyncExtruct",
     "AuthenticationError",
     "BadRequestError",
+    "ClientStateError",
     "CompanyResult",
     "ConfigurationError",
     "CreateManyError",
@@ -53,10 +57,13 @@ __all__ = [
     "DiscoveryTask",
     "DiscoveryTasks",
     "ExtructError",
+    "HTTPRequest",
+    "HTTPResponse",
     "InvalidRequestError",
     "InvalidTypeError",
     "NotFoundError",
     "PaymentRequiredError",
+    "PermissionDeniedError",
     "RateLimitError",
     "RetryPolicy",
     "Score",
@@ -66,6 +73,9 @@ __all__ = [
     "TaskFailedError",
     "TaskState",
     "TaskStatus",
+    "Timeout",
+    "Transport",
     "UnprocessableEntityError",
     "WaitTimeoutError",
+    "__version__",
 ]

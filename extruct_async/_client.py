@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import logging
 import os
-import random
+import sys
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -26,21 +28,39 @@ from ._errors import (
 )
 from ._gate import Gate
 from ._models import Criterion, DataSource, Table, TaskState, TaskStatus
+from ._pagination import walk
+from ._pipeline import Pipeline
 from ._polling import Poller
-from ._protocol import Request, create_request
+from ._protocol import Reply, Request, create_request
 from ._retry import RetryPolicy
-from ._session import Session
 from ._task import DEFAULT_POLL_INTERVAL, DiscoveryTask, _Schedule
-from ._transport import AiohttpTransport
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    USER_AGENT,
+    AiohttpTransport,
+    Headers,
+    Timeout,
+    Transport,
+)
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_BASE_URL", "AsyncExtruct", "DiscoveryTasks"]
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "LOG_ENV",
+    "AsyncExtruct",
+    "DiscoveryTasks",
+]
 
 DEFAULT_BASE_URL = "https://api.extruct.ai"
 API_KEY_ENV = "EXTRUCT_API_TOKEN"
 BASE_URL_ENV = "EXTRUCT_BASE_URL"
+#: ``info`` or ``debug``: log the SDK's requests and retries to stderr, as ``OPENAI_LOG``.
+LOG_ENV = "EXTRUCT_LOG"
+_MAX_RATE_LIMIT = 100_000.0
 
 
 class DiscoveryTasks:
@@ -50,8 +70,11 @@ class DiscoveryTasks:
         self._endpoints = endpoints
         self._poller = poller
 
-    def _handle(self, state: TaskState) -> DiscoveryTask:
-        return DiscoveryTask(state, endpoints=self._endpoints, poller=self._poller)
+    def _handle(self, reply: Reply[TaskState]) -> DiscoveryTask:
+        return DiscoveryTask(
+            reply.value, endpoints=self._endpoints, poller=self._poller,
+            request_id=reply.request_id,
+        )
 
     async def create(
         self,
@@ -134,9 +157,9 @@ class DiscoveryTasks:
         )
         created: builtins.list[DiscoveryTask | APIError] = []
         for outcome in outcomes:
-            if not isinstance(outcome, (TaskState, APIError)):
+            if not isinstance(outcome, (Reply, APIError)):
                 raise outcome  # a bug or a cancellation, not a failed create
-            created.append(self._handle(outcome) if isinstance(outcome, TaskState) else outcome)
+            created.append(self._handle(outcome) if isinstance(outcome, Reply) else outcome)
         if return_exceptions:
             return created
         handles = [c if isinstance(c, DiscoveryTask) else None for c in created]
@@ -146,9 +169,10 @@ class DiscoveryTasks:
         return [h for h in handles if h is not None]
 
     async def get(self, task_id: str) -> DiscoveryTask:
-        """Fetch a task by id.
+        """Fetch a task by id, or by a dashboard URL ending in its id.
 
         Raises:
+            InvalidRequestError: ``task_id`` is not an id.
             NotFoundError: no such task in your workspace.
         """
         return self._handle(await self._endpoints.get(task_id))
@@ -161,16 +185,17 @@ class DiscoveryTasks:
         """
         size = check.integer("page_size", page_size, low=1)
         seen: builtins.set[str] = set()
-        offset = 0
-        while True:
-            page = await self._endpoints.list_page(offset=offset, limit=size)
-            for state in page:
-                if state.id not in seen:
-                    seen.add(state.id)
-                    yield self._handle(state)
-            if len(page) < size:
-                return
-            offset += size
+
+        async def fetch(offset: int, limit: int) -> builtins.list[Reply[TaskState]]:
+            reply = await self._endpoints.list_page(offset=offset, limit=limit)
+            return [Reply(state, reply.request_id) for state in reply.value]
+
+        async with contextlib.aclosing(walk(fetch, limit=size)) as pages:
+            async for _, page in pages:
+                for item in page:
+                    if item.value.id not in seen:
+                        seen.add(item.value.id)
+                        yield self._handle(item)
 
     async def as_completed(
         self,
@@ -294,16 +319,19 @@ def _finished(task: DiscoveryTask, raise_on_failure: bool) -> DiscoveryTask:
     return task
 
 
+
+
 class AsyncExtruct:
     """Asyncio client for Extruct's Deep Search API.
 
     Use it as ``async with AsyncExtruct() as client: ...`` (or call
     :meth:`aclose`). Every request of the client, retries included, passes one
     gate: at most ``max_concurrency`` in flight and ``rate_limit`` per second,
-    first come first served.
+    first come first served. Use one client per event loop.
 
     Args:
-        api_key: your API token; defaults to ``$EXTRUCT_API_TOKEN``.
+        api_key: your API token; defaults to ``$EXTRUCT_API_TOKEN``. Surrounding
+            whitespace (a newline read from a file) is dropped.
         base_url: the service; defaults to ``$EXTRUCT_BASE_URL``, else
             ``https://api.extruct.ai``.
         max_concurrency: requests in flight at once.
@@ -311,13 +339,26 @@ class AsyncExtruct:
         burst: requests that may start at once; by default 1, so requests start
             evenly, ``1 / rate_limit`` seconds apart.
         max_retries: retries of a transient failure per request.
-        timeout: seconds one request may take, connect to last byte.
+        timeout: seconds one attempt may take, connect to last byte, or a
+            :class:`Timeout` with ``total``, ``connect`` and ``read`` limits.
         retry: full retry policy (``max_retries`` overrides its count when given).
-        session: your own ``aiohttp.ClientSession``; used as is, never closed.
+        transport: the HTTP backend (default: :class:`AiohttpTransport`); e.g.
+            :class:`extruct_async.testing.MockTransport` in tests.
+        session: your own ``aiohttp.ClientSession``: its connector (pool, TLS) is
+            shared, never closed.
+        trust_env: take proxies (``HTTPS_PROXY``, ``NO_PROXY``) from the environment.
+        default_headers: extra headers sent with every request.
+        max_response_size: the largest answer read, in bytes.
 
     Raises:
         ConfigurationError: no API key, or an option out of range (named).
     """
+
+    discovery_tasks: DiscoveryTasks
+    """Deep Search tasks: create, get, list, and follow many at once."""
+
+    base_url: str
+    """The service's URL."""
 
     def __init__(
         self,
@@ -328,50 +369,95 @@ class AsyncExtruct:
         rate_limit: float | None = 10.0,
         burst: int | None = None,
         max_retries: int | None = None,
-        timeout: float = 30.0,
+        timeout: float | Timeout = 30.0,
         retry: RetryPolicy | None = None,
+        transport: Transport | None = None,
         session: aiohttp.ClientSession | None = None,
+        trust_env: bool = True,
+        default_headers: Mapping[str, str] | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
-        if not isinstance(key, str) or not key.strip():
-            raise ConfigurationError(
-                f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
-            )
-        url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        if not url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"base_url: expected an http(s) URL, got {url!r}")
+        _log_from_environment()
+        url = _base_url(base_url if base_url is not None else os.environ.get(BASE_URL_ENV))
         if burst is not None and rate_limit is None:
             raise ConfigurationError("burst: only meaningful with a rate_limit")
+        if transport is not None and session is not None:
+            raise ConfigurationError("session: give a transport or a session, not both")
         try:
-            policy = retry or RetryPolicy()
-            if max_retries is not None:
-                policy = attrs.evolve(
-                    policy, max_retries=check.integer("max_retries", max_retries, low=0)
-                )
+            policy = _policy(retry, max_retries)
+            concurrency = check.integer("max_concurrency", max_concurrency, low=1)
             gate = Gate(
-                max_concurrency=check.integer("max_concurrency", max_concurrency, low=1),
-                rate_limit=None if rate_limit is None else check.number("rate_limit", rate_limit),
+                max_concurrency=concurrency,
+                rate_limit=_rate(rate_limit),
                 burst=None if burst is None else check.integer("burst", burst, low=1),
             )
-            transport = AiohttpTransport(
-                timeout=check.number("timeout", timeout),
-                max_connections=max_concurrency,
-                session=session,
-            )
+            limits = _timeout(timeout)
+            size = check.integer("max_response_size", max_response_size, low=1024)
+            check.boolean("trust_env", trust_env)
+            headers = Headers(_extra_headers(default_headers))
         except InvalidRequestError as exc:
             raise ConfigurationError(str(exc)) from None
+        if transport is None:
+            transport = AiohttpTransport(
+                max_connections=concurrency, trust_env=trust_env, session=session
+            )
+        elif not isinstance(transport, Transport):
+            raise ConfigurationError(
+                "transport: expected an object with async send(request) and aclose()"
+            )
+        try:
+            headers["Authorization"] = f"Bearer {_api_key(api_key)}"
+        finally:
+            api_key = None  # a traceback that shows locals must not show the key
         self.base_url = url
-        self._session = Session(
-            api_key=key, base_url=url, transport=transport, gate=gate, retry=policy,
-            rng=random.Random(),
+        pipeline = Pipeline(
+            transport=transport, gate=gate, base_url=url, headers=headers, policy=policy,
+            timeout=limits, max_response_size=size,
         )
-        endpoints = Endpoints(self._session)
-        self._poller = Poller(endpoints, workers=max(1, max_concurrency // 2))
-        #: Deep Search tasks: create, get, list, and follow many at once.
-        self.discovery_tasks = DiscoveryTasks(endpoints, self._poller)
+        endpoints = Endpoints(pipeline)
+        self._setup(endpoints, Poller(endpoints, workers=concurrency // 2))
+        self._owner = True
+
+    def _setup(self, endpoints: Endpoints, poller: Poller) -> None:
+        self._endpoints = endpoints
+        self._poller = poller
+        self.discovery_tasks = DiscoveryTasks(endpoints, poller)
 
     def __repr__(self) -> str:
         return f"AsyncExtruct(base_url={self.base_url!r})"
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> AsyncExtruct:
+        """A client with other per-request options that shares this one's everything else.
+
+        The copy uses the same connection pool, gate (rate limit and concurrency),
+        poller and create bookkeeping; only its own calls get the new timeout or
+        retries. Close the original, not the copy (closing the copy does nothing).
+
+        >>> slow = client.with_options(timeout=120, max_retries=8)   # doctest: +SKIP
+
+        Raises:
+            ConfigurationError: an option out of range (named).
+        """
+        pipeline = self._endpoints.pipeline
+        try:
+            policy = _policy(retry or pipeline.policy, max_retries)
+            limits = pipeline.timeout if timeout is None else _timeout(timeout)
+        except InvalidRequestError as exc:
+            raise ConfigurationError(str(exc)) from None
+        copy = object.__new__(AsyncExtruct)
+        copy.base_url = self.base_url
+        copy._setup(
+            self._endpoints.with_pipeline(pipeline.with_options(policy=policy, timeout=limits)),
+            self._poller,
+        )
+        copy._owner = False
+        return copy
 
     async def __aenter__(self) -> AsyncExtruct:
         return self
@@ -385,6 +471,107 @@ class AsyncExtruct:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop polling and close the HTTP session (unless it was yours); idempotent."""
-        await self._poller.aclose()
-        await self._session.transport.aclose()
+        """Stop polling and close connections (never a session you passed); idempotent.
+
+        A call made after it raises :class:`ClientStateError`.
+        """
+        if self._owner:
+            await self._poller.aclose()
+            await self._endpoints.pipeline.aclose()
+
+
+def _api_key(value: object) -> str:
+    if value is None:
+        value = os.environ.get(API_KEY_ENV)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigurationError(
+            f"api_key: none given; pass api_key=... or set the {API_KEY_ENV} environment"
+            " variable"
+        )
+    if not isinstance(value, str):
+        raise ConfigurationError(f"api_key: expected a string, got {type(value).__name__}")
+    key = value.strip()
+    if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in key):
+        key = value = ""  # neither the message nor a traceback's locals show the key
+        raise ConfigurationError(
+            "api_key: holds spaces, control or non-ASCII characters; check how it was read"
+        )
+    return key
+
+
+def _base_url(value: object) -> str:
+    text = DEFAULT_BASE_URL if value is None or value == "" else value
+    if not isinstance(text, str):
+        raise ConfigurationError(f"base_url: expected a string, got {type(text).__name__}")
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port  # a bad port raises here
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url: expected an http(s) URL, got {text!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError("base_url: must not hold a user name or password")
+    if parts.query or parts.fragment:
+        raise ConfigurationError("base_url: must not hold a query or fragment")
+    del port
+    return text.strip().rstrip("/")
+
+
+def _rate(value: object) -> float | None:
+    if value is None:
+        return None
+    rate = check.number("rate_limit", value)
+    if rate > _MAX_RATE_LIMIT:
+        raise InvalidRequestError("rate_limit", f"at most {_MAX_RATE_LIMIT:g}, or None")
+    return rate
+
+
+def _policy(retry: object, max_retries: object) -> RetryPolicy:
+    policy = RetryPolicy() if retry is None else retry
+    if not isinstance(policy, RetryPolicy):
+        raise InvalidTypeError("retry", f"expected a RetryPolicy, got {type(policy).__name__}")
+    if max_retries is not None:
+        policy = attrs.evolve(policy, max_retries=check.integer("max_retries", max_retries, low=0))
+    return policy
+
+
+def _timeout(value: object) -> Timeout:
+    if isinstance(value, Timeout):
+        return value
+    return Timeout(total=check.number("timeout", value))
+
+
+def _extra_headers(value: object) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    if value is None:
+        return headers
+    if not isinstance(value, Mapping):
+        raise InvalidTypeError("default_headers", f"expected a mapping, got {type(value).__name__}")
+    for name, text in value.items():
+        field = f"default_headers[{name!r}]"
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise InvalidTypeError(field, "names and values must be strings")
+        if name.lower() == "authorization":
+            raise InvalidRequestError(field, "the API key is set with api_key=")
+        if any(ch in "\r\n" for ch in name + text):
+            raise InvalidRequestError(field, "holds a line break")
+        headers[name] = text
+    return headers
+
+
+_log_configured = False
+
+
+def _log_from_environment() -> None:
+    """Honour ``$EXTRUCT_LOG`` (``info`` or ``debug``): log to stderr, once per process."""
+    global _log_configured
+    level = os.environ.get(LOG_ENV, "").strip().upper()
+    if _log_configured or level not in ("INFO", "DEBUG"):
+        return
+    _log_configured = True
+    logger = logging.getLogger("extruct_async")
+    logger.setLevel(level)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s extruct_async %(levelname)s %(message)s"))
+    logger.addHandler(handler)

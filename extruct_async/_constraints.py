@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: ``criteria[].key``: a letter, then letters, digits or underscores.
-CRITERION_KEY_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+CRITERION_KEY_PATTERN = re.compile(r"\A[a-zA-Z][a-zA-Z0-9_]*\Z")
 #: ``criteria[].name`` length, inclusive.
 CRITERION_NAME_LENGTH = (1, 100)
 #: ``criteria[].criterion`` length, inclusive.

@@ -4,6 +4,7 @@ The whole tree::
 
     ExtructError
     ├── ConfigurationError             no API key, bad client options
+    ├── ClientStateError (RuntimeError) used after aclose(), or from another event loop
     ├── InvalidRequestError (ValueError) bad input, caught before anything is sent
     │   └── InvalidTypeError (TypeError) bad input of the wrong type
     ├── APIError                       something went wrong talking to the service
@@ -11,6 +12,7 @@ The whole tree::
     │   │   ├── BadRequestError        400
     │   │   │   └── TaskExhaustedError   400 on resume: no candidates left
     │   │   ├── AuthenticationError    401
+    │   │   │   └── PermissionDeniedError  403
     │   │   ├── PaymentRequiredError   402 (``error``: plan_required, payment_failed, ...)
     │   │   ├── NotFoundError          404
     │   │   ├── UnprocessableEntityError 422
@@ -43,6 +45,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientStateError",
     "ConfigurationError",
     "CreateManyError",
     "ExtructError",
@@ -50,6 +53,7 @@ __all__ = [
     "InvalidTypeError",
     "NotFoundError",
     "PaymentRequiredError",
+    "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
     "TaskExhaustedError",
@@ -65,6 +69,10 @@ class ExtructError(Exception):
 
 class ConfigurationError(ExtructError):
     """The client cannot be built as asked, e.g. no API key was found."""
+
+
+class ClientStateError(ExtructError, RuntimeError):
+    """The client cannot serve this call: it was closed, or it belongs to another loop."""
 
 
 class InvalidRequestError(ExtructError, ValueError):
@@ -137,6 +145,10 @@ class AuthenticationError(APIStatusError):
     """401: the API key is missing, wrong, or revoked."""
 
 
+class PermissionDeniedError(AuthenticationError):
+    """403: the API key is valid but may not do this (the vendor treats it as 401)."""
+
+
 class PaymentRequiredError(APIStatusError):
     """402: Deep Search needs a paid plan, a payment failed, or credits ran out.
 
@@ -172,7 +184,15 @@ class ServerError(APIStatusError):
 
 
 class APIResponseError(APIError):
-    """A successful status whose body is not the documented JSON."""
+    """A successful status whose body is not the documented JSON.
+
+    ``retryable`` is False when asking again cannot help (an answer over the size
+    limit is not downloaded again).
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, retryable: bool = True) -> None:
+        super().__init__(message, method=method, url=url)
+        self.retryable = retryable
 
 
 class APIConnectionError(APIError):

@@ -29,8 +29,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ._errors import APIError, ExtructError
+from ._errors import APIError, ClientStateError
 from ._models import TaskState, TaskStatus
+from ._pagination import walk
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoints
@@ -135,7 +136,7 @@ class Poller:
         per refresh up to ``max_interval``.
         """
         if self._closed:
-            raise ExtructError("the client is closed")
+            raise ClientStateError("the client is closed")
         loop = asyncio.get_running_loop()
         sub = Subscription(self, task, interval=interval, max_interval=max_interval,
                            notify=notify)
@@ -165,7 +166,7 @@ class Poller:
         self._closed = True
         for tracked in list(self._tracked.values()):
             for sub in tracked.subscriptions:
-                sub.deliver(ExtructError("the client was closed while waiting"))
+                sub.deliver(ClientStateError("the client was closed while waiting"))
         self._tracked.clear()
         await self._stop()
 
@@ -211,23 +212,29 @@ class Poller:
         await asyncio.gather(*(self._read_directly(queue) for _ in range(self._workers)))
 
     async def _scan(self, unseen: set[str]) -> None:
-        offset = 0
-        while len(unseen) > 1:
-            page = await self._endpoints.list_page(offset=offset, limit=SCAN_PAGE_SIZE)
-            self.requests["list"] += 1
-            found = [state for state in page if state.id in self._tracked]
-            for state in found:
-                if self._accept_listed(state):
-                    unseen.discard(state.id)
-            if len(page) < SCAN_PAGE_SIZE or not found:
-                return
-            offset += SCAN_PAGE_SIZE
+        request_id: str | None = None
 
-    def _accept_listed(self, state: TaskState) -> bool:
+        async def fetch(offset: int, limit: int) -> list[TaskState]:
+            nonlocal request_id
+            reply = await self._endpoints.list_page(offset=offset, limit=limit)
+            self.requests["list"] += 1
+            request_id = reply.request_id
+            return reply.value
+
+        async with contextlib.aclosing(walk(fetch, limit=SCAN_PAGE_SIZE)) as pages:
+            async for _, page in pages:
+                found = [state for state in page if state.id in self._tracked]
+                for state in found:
+                    if self._accept_listed(state, request_id):
+                        unseen.discard(state.id)
+                if len(unseen) < 2 or not found:
+                    return
+
+    def _accept_listed(self, state: TaskState, request_id: str | None) -> bool:
         tracked = self._tracked.get(state.id)
         if tracked is None or _older(state, tracked.state):
             return False
-        self._deliver(tracked, state, None)
+        self._deliver(tracked, state, None, request_id)
         return True
 
     async def _read_directly(self, queue: deque[str]) -> None:
@@ -236,22 +243,24 @@ class Poller:
             if task_id not in self._tracked:
                 continue
             try:
-                state = await self._endpoints.get(task_id)
+                reply = await self._endpoints.get(task_id)
+                state, request_id = reply.value, reply.request_id
                 error: BaseException | None = None
             except APIError as exc:
-                state, error = None, exc
+                state, request_id, error = None, None, exc
             self.requests["get"] += 1
             tracked = self._tracked.get(task_id)
             if tracked is not None:
-                self._deliver(tracked, state or tracked.state, error)
+                self._deliver(tracked, state or tracked.state, error, request_id)
 
-    def _deliver(self, tracked: _Tracked, state: TaskState, error: BaseException | None) -> None:
+    def _deliver(self, tracked: _Tracked, state: TaskState, error: BaseException | None,
+                 request_id: str | None = None) -> None:
         now = asyncio.get_running_loop().time()
         tracked.state = state
         tracked.refreshed = now
         for sub in list(tracked.subscriptions):
             if error is None:
-                sub.task._update(state)
+                sub.task._update(state, request_id)
             sub.deliver(error)
         if tracked.subscriptions:
             tracked.due = now + tracked.interval

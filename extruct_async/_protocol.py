@@ -1,21 +1,26 @@
-"""The Deep Search protocol with no I/O: build requests, decipher answers.
+"""The Deep Search protocol with no I/O: build requests, decide what answers mean.
 
-Every function here is plain and synchronous: a request is built (and its arguments
-checked against the service's rules, raising :class:`InvalidRequestError` naming
-the field) before anything touches the network, and an answer
-``(status, headers, body)`` is turned into JSON data or the matching
-:class:`APIStatusError`.
+Every function here is plain and synchronous. A request is built (its arguments
+checked against the service's rules, raising :class:`InvalidRequestError` naming the
+field) before anything touches the network. An answer is turned, in one place
+(:func:`decode`), into the model the request asked for, or into the error it stands
+for: a :class:`APIStatusError` subclass for an error status, an
+:class:`APIResponseError` for a 2xx whose body is not what the reference pages
+describe. Nothing else leaves this module.
 """
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Callable, Mapping
+import math
+import warnings
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlsplit
 
 import attrs
 
@@ -31,30 +36,41 @@ from ._errors import (
     InvalidTypeError,
     NotFoundError,
     PaymentRequiredError,
+    PermissionDeniedError,
     RateLimitError,
     ServerError,
     TaskExhaustedError,
     UnprocessableEntityError,
 )
-from ._models import Criterion, DataSource, Table
+from ._models import CompanyResult, Criterion, DataSource, Table, TaskState
+from ._transport import HTTPResponse
 
 __all__ = [
     "TASKS_PATH",
+    "Kind",
+    "Reply",
     "Request",
-    "Response",
+    "ResultsPage",
     "create_request",
     "decode",
+    "encode_body",
     "get_request",
     "list_request",
     "parse_retry_after",
     "results_request",
     "resume_request",
+    "service_date",
+    "task_id",
 ]
 
 TASKS_PATH = "/v1/discovery_tasks"
+#: The most of an error body that goes into an exception's message.
+MESSAGE_EXCERPT = 300
+
+_T = TypeVar("_T")
 
 
-def _json_loads() -> Callable[[bytes], Any]:
+def _json_loads() -> Any:
     """Pick the JSON parser: orjson's when the ``fast`` extra is installed (twice as fast)."""
     try:
         import orjson
@@ -67,28 +83,54 @@ def _json_loads() -> Callable[[bytes], Any]:
 loads = _json_loads()
 
 
+class Kind(enum.Enum):
+    """Which endpoint a request calls, and so what its answer decodes into."""
+
+    CREATE = "create"
+    LIST = "list"
+    GET = "get"
+    RESULTS = "results"
+    RESUME = "resume"
+
+
 @attrs.frozen
 class Request:
-    """One HTTP request to the service, before auth and base URL are added.
+    """One call to the service, before the base URL and auth are added.
 
-    ``idempotent`` is False for requests whose repetition has an effect the caller
-    pays for (create, resume); they are never blindly re-sent.
+    ``idempotent`` is False for the calls whose repetition costs credits (create,
+    resume): the pipeline never re-sends them after a failure that may have taken
+    effect without first looking for that effect.
     """
 
+    kind: Kind
     method: str
     path: str
-    params: Mapping[str, str] = attrs.field(factory=dict)
-    body: Any = None
+    params: tuple[tuple[str, str], ...] = ()
+    body: Mapping[str, Any] | None = None
     idempotent: bool = True
 
 
 @attrs.frozen
-class Response:
-    """An HTTP answer as plain values; ``headers`` keys are case-insensitive."""
+class ResultsPage:
+    """One page of results, with the task state that came with it."""
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+    state: TaskState
+    rows: list[CompanyResult]
+
+
+@attrs.frozen
+class Reply(Generic[_T]):
+    """A decoded answer: the model, and what the answer said about itself.
+
+    Attributes:
+        value: the model the request asked for.
+        request_id: the answer's ``x-request-id`` header, if any.
+        date: the service's clock when it answered (its ``Date`` header), if sent.
+    """
+
+    value: _T
+    request_id: str | None = None
+    date: datetime | None = None
 
 
 # -- building requests --------------------------------------------------------------
@@ -119,59 +161,103 @@ def create_request(
     if data_sources is not None:
         body["data_sources"] = _data_sources(data_sources)
     elif body["auto_data_sources"] is False:
-        raise InvalidRequestError(
-            "data_sources", "required when auto_data_sources is False"
+        # The reference pages do not forbid it; the service then picks its own.
+        warnings.warn(
+            "auto_data_sources=False without data_sources: the service decides where to"
+            " search",
+            UserWarning,
+            stacklevel=3,
         )
     if table is not None:
         body["table"] = converter.unstructure(_table(table))
     if exclude_domains is not None:
         body["exclude_domains"] = check.strings("exclude_domains", exclude_domains)
     if exclude_task_ids is not None:
-        ids = check.strings("exclude_task_ids", exclude_task_ids)
+        ids = [
+            task_id(f"exclude_task_ids[{i}]", item)
+            for i, item in enumerate(check.sequence("exclude_task_ids", exclude_task_ids))
+        ]
         if len(ids) > rules.MAX_EXCLUDE_TASK_IDS:
             raise InvalidRequestError(
                 "exclude_task_ids",
                 f"at most {rules.MAX_EXCLUDE_TASK_IDS} ids, got {len(ids)}",
             )
         body["exclude_task_ids"] = ids
-    return Request("POST", TASKS_PATH, body=body, idempotent=False)
+    return Request(Kind.CREATE, "POST", TASKS_PATH, body=body, idempotent=False)
 
 
-def get_request(task_id: object) -> Request:
+def get_request(task: object) -> Request:
     """Build ``GET /v1/discovery_tasks/{task_id}``."""
-    return Request("GET", _task_path(task_id))
+    return Request(Kind.GET, "GET", _task_path(task))
 
 
 def list_request(*, offset: object = 0, limit: object = 20) -> Request:
     """Build ``GET /v1/discovery_tasks?offset&limit`` (newest first)."""
-    return Request("GET", TASKS_PATH, params=_window(offset, limit))
+    return Request(Kind.LIST, "GET", TASKS_PATH, params=_window(offset, limit))
 
 
-def results_request(task_id: object, *, offset: object = 0, limit: object = 50) -> Request:
+def results_request(task: object, *, offset: object = 0, limit: object = 50) -> Request:
     """Build ``GET /v1/discovery_tasks/{task_id}/results?offset&limit``."""
-    return Request("GET", _task_path(task_id) + "/results", params=_window(offset, limit))
+    return Request(
+        Kind.RESULTS, "GET", _task_path(task) + "/results", params=_window(offset, limit)
+    )
 
 
-def resume_request(task_id: object, *, desired_new_results: object = 25) -> Request:
+def resume_request(task: object, *, desired_new_results: object = 25) -> Request:
     """Build ``POST /v1/discovery_tasks/{task_id}/resume``."""
     low, high = rules.DESIRED_NEW_RESULTS
     count = check.integer("desired_new_results", desired_new_results, low=low, high=high)
     return Request(
+        Kind.RESUME,
         "POST",
-        _task_path(task_id) + "/resume",
+        _task_path(task) + "/resume",
         body={"desired_new_results": count},
         idempotent=False,
     )
 
 
-def _task_path(task_id: object) -> str:
-    return f"{TASKS_PATH}/{quote(check.text('task_id', task_id), safe='')}"
+def encode_body(request: Request) -> bytes | None:
+    """The request's body as compact JSON, or None."""
+    if request.body is None:
+        return None
+    return json.dumps(request.body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _window(offset: object, limit: object) -> dict[str, str]:
+def task_id(field: str, value: object) -> str:
+    """Check a task id; a dashboard or API URL ending in the id gives the id.
+
+    The vendor's own guidance accepts ``https://app.extruct.ai/.../<task id>``.
+
+    Raises:
+        InvalidRequestError: not an id (empty, ``.``/``..``, whitespace or control
+            characters, not encodable), naming ``field``.
+    """
+    text = check.text(field, value).strip()
+    if text.lower().startswith(("https://", "http://")):
+        segments = [part for part in urlsplit(text).path.split("/") if part]
+        if not segments:
+            raise InvalidRequestError(field, "a URL that does not end in a task id")
+        text = segments[-1]
+    if text in (".", ".."):
+        raise InvalidRequestError(field, f"{text!r} is not a task id")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise InvalidRequestError(field, "a task id holds no spaces or control characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError(field, "not valid Unicode text") from None
+    return text
+
+
+def _task_path(task: object) -> str:
+    return f"{TASKS_PATH}/{quote(task_id('task_id', task), safe='')}"
+
+
+def _window(offset: object, limit: object) -> tuple[tuple[str, str], ...]:
+    # offset before limit, as the vendor's own client sends them.
     start = check.integer("offset", offset, low=0)
     size = check.integer("limit", limit, low=1)
-    return {"offset": str(start), "limit": str(size)}
+    return (("offset", str(start)), ("limit", str(size)))
 
 
 def _data_sources(value: object) -> list[str]:
@@ -213,7 +299,7 @@ def _criterion(field: str, item: object) -> Criterion:
     if not isinstance(item, Criterion):
         raise InvalidTypeError(field, f"expected a Criterion, got {type(item).__name__}")
     key = check.text(f"{field}.key", item.key)
-    if not rules.CRITERION_KEY_PATTERN.match(key):
+    if not rules.CRITERION_KEY_PATTERN.fullmatch(key):
         raise InvalidRequestError(
             f"{field}.key",
             f"{key!r} must start with a letter and hold only letters, digits and _",
@@ -242,27 +328,85 @@ def _table(value: object) -> Table:
 # -- reading answers ----------------------------------------------------------------
 
 
-def decode(request: Request, response: Response, *, url: str) -> Any:
-    """Return the JSON body of a 2xx answer, or raise the error it stands for.
+def decode(request: Request, response: HTTPResponse, *, url: str) -> Reply[Any]:
+    """Turn an answer into the model ``request`` asked for, or raise what it means.
+
+    A create, get or resume gives a :class:`TaskState`; a list page a
+    ``list[TaskState]``; a results page a :class:`ResultsPage`.
 
     Raises:
         APIStatusError: (a subclass per status) for a non-2xx answer.
-        APIResponseError: for a 2xx answer whose body is not JSON.
+        APIResponseError: for a 2xx answer that is not the documented JSON.
     """
-    if 200 <= response.status < 300:
+    if not 200 <= response.status < 300:
+        raise status_error(request, response, url=url)
+    try:
+        data = loads(response.body)
+    except (ValueError, RecursionError):
+        raise _shape_error(
+            request, url, f"{response.status} answer is not valid JSON ({len(response.body)} bytes)"
+        ) from None
+    try:
+        value = _model(request.kind, data)
+    except _Unexpected as exc:
+        # Well-formed JSON of the wrong shape will not change on a retry.
+        raise _shape_error(request, url, f"unexpected answer: {exc}", retryable=False) from None
+    return Reply(
+        value, response.headers.get("x-request-id"), service_date(response.headers.get("date"))
+    )
+
+
+class _Unexpected(Exception):
+    """The JSON is not shaped as the reference pages say."""
+
+
+def _model(kind: Kind, data: Any) -> Any:
+    if kind is Kind.LIST:
+        if not isinstance(data, list):
+            raise _Unexpected(f"expected an array of tasks, got {_json_type(data)}")
+        return [_task(item, f"[{i}]") for i, item in enumerate(data)]
+    if kind is Kind.RESULTS:
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise _Unexpected("expected an object with a 'results' array")
+        rows = data["results"]
+        state = _task({k: v for k, v in data.items() if k != "results"}, "")
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise _Unexpected(f"results[{i}]: expected an object, got {_json_type(row)}")
         try:
-            return loads(response.body)
-        except ValueError:
-            raise APIResponseError(
-                f"{request.method} {url}: {response.status} answer is not valid JSON"
-                f" ({len(response.body)} bytes)",
-                method=request.method,
-                url=url,
-            ) from None
-    raise status_error(request, response, url=url)
+            return ResultsPage(state, converter.structure(rows, list[CompanyResult]))
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise _Unexpected(f"a result row: {exc!r}") from None
+    return _task(data, "")
 
 
-def status_error(request: Request, response: Response, *, url: str) -> APIStatusError:
+def _task(data: Any, where: str) -> TaskState:
+    if not isinstance(data, dict):
+        raise _Unexpected(f"{where or 'body'}: expected a task object, got {_json_type(data)}")
+    try:
+        return converter.structure(data, TaskState)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise _Unexpected(f"{where or 'task'}: {exc!r}") from None
+
+
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+def _shape_error(
+    request: Request, url: str, problem: str, *, retryable: bool = True
+) -> APIResponseError:
+    return APIResponseError(
+        f"{request.method} {url}: {problem}",
+        method=request.method,
+        url=url,
+        retryable=retryable,
+    )
+
+
+def status_error(request: Request, response: HTTPResponse, *, url: str) -> APIStatusError:
     """Build the :class:`APIStatusError` subclass matching an error answer."""
     body = _body(response.body)
     messages = _messages(body)
@@ -273,10 +417,10 @@ def status_error(request: Request, response: Response, *, url: str) -> APIStatus
         reason = "Error"
     summary = f"{status} {reason} for {request.method} {url}"
     if messages:
-        summary += ": " + "; ".join(messages)
+        summary += ": " + _excerpt("; ".join(messages))
     request_id = response.headers.get("x-request-id")
     if request_id:
-        summary += f" (request id {request_id})"
+        summary += f" (request id {_excerpt(request_id, 100)})"
     return _error_class(request, status)(
         summary,
         method=request.method,
@@ -293,12 +437,13 @@ def status_error(request: Request, response: Response, *, url: str) -> APIStatus
 
 def _error_class(request: Request, status: int) -> type[APIStatusError]:
     if status == 400:
-        return TaskExhaustedError if request.path.endswith("/resume") else BadRequestError
+        return TaskExhaustedError if request.kind is Kind.RESUME else BadRequestError
     if status >= 500:
         return ServerError
     return {
         401: AuthenticationError,
         402: PaymentRequiredError,
+        403: PermissionDeniedError,
         404: NotFoundError,
         422: UnprocessableEntityError,
         429: RateLimitError,
@@ -308,20 +453,25 @@ def _error_class(request: Request, status: int) -> type[APIStatusError]:
 def _body(raw: bytes) -> Any:
     try:
         return loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw.decode("utf-8", errors="replace")
 
 
 def _messages(body: Any) -> tuple[str, ...]:
     detail = body.get("detail") if isinstance(body, Mapping) else body
     if isinstance(detail, str):
-        return (detail,) if detail else ()
+        text = " ".join(detail.split())  # an HTML or text page: one line
+        return (_excerpt(text),) if text else ()
     if isinstance(detail, Mapping):
         parts = [str(detail[key]) for key in ("error", "message") if detail.get(key)]
-        return (": ".join(parts),) if parts else ()
+        return (_excerpt(": ".join(parts)),) if parts else ()
     if isinstance(detail, list):
-        return tuple(_validation_line(item) for item in detail)
+        return tuple(_excerpt(_validation_line(item)) for item in detail[:20])
     return ()
+
+
+def _excerpt(text: str, limit: int = MESSAGE_EXCERPT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _validation_line(item: object) -> str:
@@ -333,11 +483,12 @@ def _validation_line(item: object) -> str:
 
 
 def parse_retry_after(value: str | None, *, date: str | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header, or None if absent or junk.
+    """Seconds to wait from a ``Retry-After`` header, or None if absent or unusable.
 
     The header holds seconds or an HTTP date. A date is measured against the
-    answer's own ``Date`` header when present (immune to a skewed local clock),
-    else against the local clock. Never negative.
+    answer's own ``Date`` header when present (immune to a skewed local clock), else
+    against the local clock; a date in the past means "now" (0). A negative, infinite
+    or unreadable value is treated as absent: the client's own backoff applies.
     """
     if value is None:
         return None
@@ -347,17 +498,20 @@ def parse_retry_after(value: str | None, *, date: str | None = None) -> float | 
     except ValueError:
         pass
     else:
-        return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
-    when = _http_date(value)
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    when = service_date(value)
     if when is None:
         return None
-    now = _http_date(date) if date else None
+    now = service_date(date) if date else None
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def _http_date(value: str) -> datetime | None:
+def service_date(value: str | None) -> datetime | None:
+    """An HTTP date (a ``Date`` or ``Retry-After`` header) as an aware datetime."""
+    if not value:
+        return None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

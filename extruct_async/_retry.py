@@ -1,55 +1,71 @@
-"""When to retry a failed request, and how long to wait first.
+"""The retry policy: what a failure means, and how long to wait before trying again.
 
-Retried: 408, 429, 500, 502, 503, 504, lost connections, timeouts, and a 2xx whose
-body is not JSON. Never retried: 400, 401, 402, 404, 422 and other 4xx (asking again
-cannot change the answer).
+Pure functions, no clock and no I/O; the pipeline runs them (see ``_pipeline``).
 
-Waits: the service's ``Retry-After`` when it sends one (no jitter: it named a time),
-else exponential backoff with full jitter. A ``Retry-After`` longer than
-``max_retry_after`` is not waited out: the error is raised at once with its
-``retry_after`` so the caller can decide. Every retry is bounded by attempts *and*
-by total time on the event loop's clock, waits included.
+What a failed attempt means (:func:`verdict`):
 
-A request that is not idempotent (create, resume) is only re-sent where the
-earlier attempt provably had no effect; see :func:`outcome`.
+============================================  ===========  ==================
+failure                                       retried      may have applied
+============================================  ===========  ==================
+408, 429 (refused before doing anything)      yes          no
+500, 502, 503, 504                            yes          yes
+other 5xx                                     no           yes
+connection never opened (``sent=False``)      yes          no
+connection lost, timeout (``sent=True``)      yes          yes
+a 2xx whose body is not the documented JSON   yes          yes
+an answer over the size limit                 no           yes
+400, 401, 402, 403, 404, 422, other 4xx       no           no
+============================================  ===========  ==================
+
+"May have applied" matters only for create and resume, which cost credits: the
+pipeline looks for their effect before sending them again.
+
+Waits: the service's ``Retry-After`` when it sends one (no jitter: it named a time);
+else backoff's exponential schedule (``backoff.expo``) with full jitter
+(``backoff.full_jitter``). A ``Retry-After`` beyond ``max_retry_after`` is not waited
+out. Every retry is bounded by attempts *and* by total time (``max_time``).
 """
 
 from __future__ import annotations
 
-import enum
-import random
-from collections.abc import Callable, Generator
+from collections.abc import Iterator
 
 import attrs
+import backoff
 
-from ._errors import APIConnectionError, APIError, APIResponseError, APIStatusError
+from ._errors import APIConnectionError, APIResponseError, APIStatusError
 
-__all__ = ["Outcome", "RetryPolicy", "is_transient", "outcome"]
+__all__ = ["RetryPolicy", "Verdict", "verdict"]
 
-_TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # The service refused these before doing anything, so even a create may be re-sent.
 _REFUSED_STATUSES = frozenset({408, 429})
 
 
-class Outcome(enum.Enum):
-    """What a failed attempt means for a retry."""
+@attrs.frozen
+class Verdict:
+    """What a failed attempt means: whether to retry, and whether it may have applied."""
 
-    FATAL = "fatal"  # asking again cannot help
-    NOT_APPLIED = "not applied"  # transient, and the request provably had no effect
-    UNKNOWN = "unknown"  # transient, but the request may have taken effect
+    retry: bool
+    maybe_applied: bool
 
 
-def outcome(exc: BaseException) -> Outcome:
-    """Classify a failed attempt (see :class:`Outcome`)."""
-    if isinstance(exc, APIStatusError):
-        if exc.status in _REFUSED_STATUSES:
-            return Outcome.NOT_APPLIED
-        return Outcome.UNKNOWN if exc.status in _TRANSIENT_STATUSES else Outcome.FATAL
-    if isinstance(exc, APIConnectionError):
-        return Outcome.UNKNOWN if exc.sent else Outcome.NOT_APPLIED
-    if isinstance(exc, APIResponseError):
-        return Outcome.UNKNOWN
-    return Outcome.FATAL
+_FATAL = Verdict(retry=False, maybe_applied=False)
+
+
+def verdict(error: BaseException) -> Verdict:
+    """Classify a failed attempt (see the module's table)."""
+    if isinstance(error, APIStatusError):
+        if error.status in _REFUSED_STATUSES:
+            return Verdict(retry=True, maybe_applied=False)
+        if error.status >= 500:
+            return Verdict(retry=error.status in _RETRIED_STATUSES, maybe_applied=True)
+        return _FATAL
+    if isinstance(error, APIConnectionError):
+        return Verdict(retry=True, maybe_applied=error.sent)
+    if isinstance(error, APIResponseError):
+        return Verdict(retry=error.retryable, maybe_applied=True)
+    return _FATAL
 
 
 @attrs.frozen
@@ -58,7 +74,9 @@ class RetryPolicy:
 
     Args:
         max_retries: retries after the first attempt (0 disables retrying).
-        max_time: seconds from the first attempt after which no retry starts.
+        max_time: seconds from the first attempt's start after which nothing more is
+            started for the call: no attempt, no look-up, no wait that would end later.
+            Each attempt's timeout is cut to fit.
         initial_wait: the first backoff ceiling, doubled on each retry.
         max_wait: the largest backoff ceiling.
         max_retry_after: the longest ``Retry-After`` the client waits out.
@@ -73,37 +91,30 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     jitter: bool = True
 
-    def waits(
-        self,
-        clock: Callable[[], float],
-        rng: random.Random | None = None,
-        *,
-        started: float | None = None,
-    ) -> Generator[float | None, BaseException, None]:
-        """Yield the wait before each retry; stop when no retry should start.
+    def backoff_waits(self) -> Iterator[float]:
+        """The backoff waits before retry 1, 2, ...: ``backoff.expo``, jittered."""
+        ceilings = backoff.expo(factor=self.initial_wait, max_value=self.max_wait)
+        next(ceilings)  # backoff's generators are primed by one next() first
+        for ceiling in ceilings:
+            yield backoff.full_jitter(ceiling) if self.jitter else ceiling
 
-        Written as a ``backoff`` wait generator: it is sent each failure and
-        yields the seconds to wait. Returning ends the retries, and backoff then
-        re-raises the last failure. ``max_time`` counts from ``started`` (the first
-        attempt's start on ``clock``), or from now.
+    def next_wait(
+        self, retry: int, error: BaseException, elapsed: float, backoff_wait: float
+    ) -> float | None:
+        """Seconds to wait before retry number ``retry`` (1, 2, ...), or None to stop.
+
+        Args:
+            retry: which retry this would be.
+            error: the failure of the attempt before it.
+            elapsed: seconds since the first attempt started.
+            backoff_wait: the wait the backoff schedule offers for this retry.
         """
-        draw = (rng or random).uniform
-        start = clock() if started is None else started
-        failure = yield None
-        for attempt in range(self.max_retries):
-            retry_after = failure.retry_after if isinstance(failure, APIStatusError) else None
-            if retry_after is not None:
-                if retry_after > self.max_retry_after:
-                    return
-                wait = retry_after
-            else:
-                ceiling = min(self.max_wait, self.initial_wait * 2**attempt)
-                wait = draw(0.0, ceiling) if self.jitter else ceiling
-            if clock() - start + wait > self.max_time:
-                return
-            failure = yield wait
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is worth another attempt of an idempotent request."""
-    return isinstance(exc, APIError) and outcome(exc) is not Outcome.FATAL
+        if retry > self.max_retries or not verdict(error).retry:
+            return None
+        wait = backoff_wait
+        retry_after = error.retry_after if isinstance(error, APIStatusError) else None
+        if retry_after is not None:
+            if retry_after > self.max_retry_after:
+                return None
+            wait = retry_after
+        return wait if elapsed + wait <= self.max_time else None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar, overload
 from . import _arguments as check
 from ._errors import TaskFailedError, WaitTimeoutError
 from ._models import CompanyResult, Criterion, DataSource, TaskState, TaskStatus
+from ._pagination import walk
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoints
@@ -73,12 +74,22 @@ class DiscoveryTask:
     exclude_domains = _Latest[tuple[str, ...] | None]()
     finished = _Latest[bool]()
 
-    __slots__ = ("__weakref__", "_endpoints", "_poller", "_state")
+    __slots__ = ("__weakref__", "_endpoints", "_poller", "_state", "last_request_id")
 
-    def __init__(self, state: TaskState, *, endpoints: Endpoints, poller: Poller) -> None:
+    def __init__(
+        self,
+        state: TaskState,
+        *,
+        endpoints: Endpoints,
+        poller: Poller,
+        request_id: str | None = None,
+    ) -> None:
         self._state = state
         self._endpoints = endpoints
         self._poller = poller
+        #: The ``x-request-id`` of the answer that brought the latest state (None if
+        #: the service sent none): quote it to Extruct's support.
+        self.last_request_id = request_id
 
     def __repr__(self) -> str:
         s = self._state
@@ -93,12 +104,14 @@ class DiscoveryTask:
         """The latest state seen, as an immutable snapshot."""
         return self._state
 
-    def _update(self, state: TaskState) -> None:
+    def _update(self, state: TaskState, request_id: str | None = None) -> None:
         self._state = state
+        self.last_request_id = request_id
 
     async def refresh(self) -> DiscoveryTask:
         """Fetch the task's current state from the service; return this handle."""
-        self._update(await self._endpoints.get(self.id))
+        reply = await self._endpoints.get(self.id)
+        self._update(reply.value, reply.request_id)
         return self
 
     async def wait(
@@ -232,14 +245,16 @@ class DiscoveryTask:
         """
         size = check.integer("limit", limit, low=1)
         start = check.integer("offset", offset, low=0)
-        while True:
-            page = await self._endpoints.results_page(self.id, offset=start, limit=size)
-            self._update(page.state)
-            if page.rows:
-                yield page.rows
-            if len(page.rows) < size:
-                return
-            start += size
+
+        async def fetch(offset: int, limit: int) -> list[CompanyResult]:
+            reply = await self._endpoints.results_page(self.id, offset=offset, limit=limit)
+            self._update(reply.value.state, reply.request_id)
+            return reply.value.rows
+
+        async with contextlib.aclosing(walk(fetch, limit=size, offset=start)) as walker:
+            async for _, rows in walker:
+                if rows:
+                    yield list(rows)
 
     async def results(self, *, page_size: int = 50) -> AsyncGenerator[CompanyResult, None]:
         """Yield the task's result rows one at a time, best first (see :meth:`pages`)."""
@@ -257,7 +272,8 @@ class DiscoveryTask:
         Raises:
             TaskExhaustedError: the task ``is_exhausted``: no candidates are left.
         """
-        self._update(await self._endpoints.resume(self._state, desired_new_results))
+        reply = await self._endpoints.resume(self._state, desired_new_results)
+        self._update(reply.value, reply.request_id)
         return self
 
 

@@ -1,124 +1,292 @@
-"""The HTTP backend: the only module that touches aiohttp's client.
+"""The transport seam: one HTTP exchange as plain values, and the aiohttp backend.
 
-It sends one request and hands back ``(status, headers, body)`` as a
-:class:`~extruct_async._protocol.Response`. Every aiohttp and asyncio failure is
-translated here into :class:`APIConnectionError` or :class:`APITimeoutError`
-(``raise ... from exc``), recording whether the request can have reached the
-service: that decides whether a create may be re-sent.
+Everything above this module speaks in :class:`HTTPRequest` and :class:`HTTPResponse`;
+the only code that imports aiohttp's client is :class:`AiohttpTransport`. Any object with
+``async send(request) -> response`` and ``async aclose()`` can take its place
+(``AsyncExtruct(transport=...)``), as :class:`extruct_async.testing.MockTransport` does
+in tests.
+
+A transport sends exactly once: retries, the rate limit and the decision whether a
+request may be sent again all live above it, in the pipeline. What it must say when a
+request fails is whether the request can have reached the service:
+:class:`APIConnectionError` with ``sent=False`` only when it provably did not.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import aiohttp
+import attrs
 
-from ._errors import APIConnectionError, APITimeoutError
-from ._protocol import Response
+from ._errors import APIConnectionError, APIResponseError, APITimeoutError, ExtructError
+from ._version import __version__
 
-__all__ = ["AiohttpTransport"]
+if TYPE_CHECKING:
+    import aiohttp
 
-_USER_AGENT = "extruct-async (+https://pypi.org/project/extruct-async/)"
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "ERROR_BODY_LIMIT",
+    "USER_AGENT",
+    "AiohttpTransport",
+    "HTTPRequest",
+    "HTTPResponse",
+    "Timeout",
+    "Transport",
+]
+
+USER_AGENT = f"extruct-async/{__version__}"
+#: The largest answer read by default (a 250-row results page is about 300 KiB).
+DEFAULT_MAX_RESPONSE_SIZE = 32 * 1024 * 1024
+#: How much of an error answer (a non-2xx status) is read; the rest is never downloaded.
+ERROR_BODY_LIMIT = 64 * 1024
+_CHUNK = 64 * 1024
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class Headers(dict[str, str]):
+    """Request headers whose ``repr`` never shows a credential.
+
+    A plain ``dict`` to every library it is passed to; only its printed form (in a
+    ``repr``, a log line, a traceback with locals) masks ``Authorization``.
+    """
+
+    def __repr__(self) -> str:
+        shown = {
+            key: ("<redacted>" if key.lower() in _SECRET_HEADERS else value)
+            for key, value in self.items()
+        }
+        return repr(shown)
+
+    __str__ = __repr__
+
+
+def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return {str(key).lower(): str(value) for key, value in headers.items()}
+
+
+def _positive(_: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"{attribute.name}: must be > 0 or None, got {value!r}")
+
+
+@attrs.frozen
+class Timeout:
+    """How long one request may take, in seconds; None means no limit of that kind.
+
+    Args:
+        total: the whole exchange, from asking for a connection to the last byte.
+        connect: opening the connection (and waiting for a free one in the pool).
+        read: the longest silence while reading the answer.
+    """
+
+    total: float | None = 30.0
+    connect: float | None = None
+    read: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("total", "connect", "read"):
+            _positive(self, attrs.fields_dict(Timeout)[name], getattr(self, name))
+
+
+@attrs.frozen
+class HTTPRequest:
+    """One HTTP request, ready to send.
+
+    Attributes:
+        method: ``GET`` or ``POST``.
+        url: the absolute URL, query string included.
+        headers: every header to send (``Authorization`` included; masked in reprs).
+        body: the request body (compact JSON), or None.
+        timeout: the limits for this one exchange.
+        max_response_size: read at most this many bytes of a successful answer.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=Headers, converter=Headers)
+    body: bytes | None = None
+    timeout: Timeout = Timeout()
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
+
+
+@attrs.frozen
+class HTTPResponse:
+    """One HTTP answer; ``headers`` keys are lower-case."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
+    body: bytes = b""
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What the client needs from an HTTP backend.
+
+    ``send`` makes exactly one attempt. On failure it raises
+    :class:`APIConnectionError` (``sent=False`` only when the request provably never
+    reached the service) or :class:`APITimeoutError`; anything else it raises is
+    treated as a lost connection after sending. An answer larger than
+    ``request.max_response_size`` raises :class:`APIResponseError`.
+    """
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request`` once and return the whole answer."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once by the client that owns the transport."""
+        ...
 
 
 class AiohttpTransport:
-    """Send requests over one :class:`aiohttp.ClientSession`.
+    """The default transport: one :class:`aiohttp.ClientSession` for every request.
 
     Args:
-        timeout: seconds a whole request (connect, send, read) may take.
-        max_connections: connection pool size; the gate above caps concurrency
-            anyway, so this only needs to be as large.
-        session: a caller's own session; it is used as is and never closed here.
+        max_connections: connection pool size (the client's gate caps concurrency
+            anyway, so this only needs to be as large).
+        trust_env: take proxies (``HTTPS_PROXY``, ``NO_PROXY``) and ``.netrc`` from the
+            environment, as httpx does.
+        session: a caller's own session. Its connector (pool, TLS, proxy settings) is
+            shared, never closed; requests go through a light session of the
+            transport's own on top of it, so aiohttp's silent re-send of a dropped
+            idempotent request stays off and every attempt passes the client's gate.
     """
 
     def __init__(
         self,
         *,
-        timeout: float,
-        max_connections: int,
+        max_connections: int = 100,
+        trust_env: bool = True,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
-        self._session = session
-        self._owns_session = session is None
+        self._trust_env = trust_env
+        self._callers = session
+        self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
-    def _open_session(self) -> aiohttp.ClientSession:
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(max_connections={self._max_connections})"
+
+    def _open(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise RuntimeError("the client is closed")
+            raise ExtructError("the transport is closed")
         if self._session is None:
+            import aiohttp
+
             # Created on first use, inside the running loop, as aiohttp requires.
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
-                headers={"User-Agent": _USER_AGENT},
-                json_serialize=json.dumps,
-            )
-            # aiohttp silently re-sends an idempotent request once when a connection
-            # drops; that hidden attempt would bypass the gate's rate limit and the
-            # retry policy. Every attempt must be ours (aiohttp's TestClient does this).
-            self._session._retry_connection = False
+            callers = self._callers
+            if callers is None:
+                session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=self._max_connections),
+                    trust_env=self._trust_env,
+                )
+            else:
+                session = aiohttp.ClientSession(
+                    connector=callers.connector,
+                    connector_owner=False,
+                    trust_env=callers.trust_env,
+                    trace_configs=list(callers.trace_configs),
+                )
+            # aiohttp silently re-sends an idempotent request once when a reused
+            # connection drops (3.11+). That hidden attempt would pass neither the gate
+            # nor the retry policy: every attempt must be ours. aiohttp's own
+            # TestClient turns it off the same way; a test proves it stays off.
+            session._retry_connection = False
+            self._session = session
         return self._session
 
-    async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        params: Mapping[str, str],
-        body: Any,
-    ) -> Response:
-        """Send one request and read the whole answer.
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send ``request`` once and read its answer.
 
         Raises:
             APIConnectionError: the connection failed or the answer was cut short;
                 ``sent`` is False when the connection could not even be opened.
-            APITimeoutError: no full answer within the timeout.
+            APITimeoutError: no full answer within ``request.timeout``.
+            APIResponseError: the answer is larger than ``request.max_response_size``.
         """
-        session = self._open_session()
+        import aiohttp
+
+        session = self._open()
+        method, url = request.method, request.url
+        timeout = request.timeout
+        failure: ExtructError
         try:
             async with session.request(
                 method,
                 url,
-                headers=headers,
-                params=params or None,
-                json=body,
-                timeout=self._timeout,
+                headers=request.headers,
+                data=request.body,
+                timeout=aiohttp.ClientTimeout(
+                    total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+                ),
                 allow_redirects=False,
             ) as answer:
-                payload = await answer.read()
-                return Response(answer.status, answer.headers, payload)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise APITimeoutError(
+                if not 200 <= answer.status < 300:
+                    # Only an excerpt of an error page is worth reading, however big it is.
+                    excerpt, _ = await _read(answer.content, ERROR_BODY_LIMIT)
+                    return HTTPResponse(answer.status, answer.headers, excerpt)
+                body, complete = await _read(answer.content, request.max_response_size)
+                if complete:
+                    return HTTPResponse(answer.status, answer.headers, body)
+                failure = APIResponseError(
+                    f"{method} {url}: answer larger than {request.max_response_size} bytes;"
+                    " not read",
+                    method=method,
+                    url=url,
+                    retryable=False,
+                )
+        except aiohttp.ConnectionTimeoutError:
+            failure = APITimeoutError(
                 f"{method} {url}: timed out connecting", method=method, url=url, sent=False
-            ) from exc
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError(
-                f"{method} {url}: no answer within {self._timeout.total:g}s",
-                method=method,
-                url=url,
-            ) from exc
+            )
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            failure = APITimeoutError(
+                f"{method} {url}: no answer within {_limits(timeout)}", method=method, url=url
+            )
         except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
-                f"{method} {url}: cannot connect ({exc.os_error.strerror or exc.os_error})",
+            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            failure = APIConnectionError(
+                f"{method} {url}: cannot connect ({reason})", method=method, url=url, sent=False
+            )
+        except aiohttp.ClientResponseError as exc:
+            # Its repr holds the request's headers: keep only the status and message.
+            failure = APIConnectionError(
+                f"{method} {url}: malformed answer ({type(exc).__name__}: {exc.message})",
                 method=method,
                 url=url,
-                sent=False,
-            ) from exc
+            )
         except aiohttp.ClientError as exc:
-            raise APIConnectionError(
-                f"{method} {url}: connection lost ({type(exc).__name__}: {exc})",
-                method=method,
-                url=url,
-            ) from exc
+            failure = APIConnectionError(
+                f"{method} {url}: connection lost ({type(exc).__name__})", method=method, url=url
+            )
+        # Raised outside the except blocks, with no cause: aiohttp's exceptions and the
+        # frames they carry hold the request headers, and so the API key.
+        raise failure
 
     async def aclose(self) -> None:
-        """Close the session if this transport opened it; idempotent."""
+        """Close the session (a caller's connector stays open); idempotent."""
         self._closed = True
         session, self._session = self._session, None
-        if session is not None and self._owns_session:
+        if session is not None:
             await session.close()
+
+
+async def _read(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """Read at most ``limit`` bytes of the body; also say whether that was all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.read(min(_CHUNK, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], False
+    return b"".join(chunks), True
+
+
+def _limits(timeout: Timeout) -> str:
+    parts = [f"{name} {value:g}s" for name, value in attrs.asdict(timeout).items() if value]
+    return ", ".join(parts) or "the timeout"

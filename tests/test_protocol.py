@@ -18,19 +18,25 @@ from extruct_async import (
     BadRequestError,
     Criterion,
     DataSource,
+    HTTPResponse,
     InvalidRequestError,
     InvalidTypeError,
     NotFoundError,
     PaymentRequiredError,
+    PermissionDeniedError,
     RateLimitError,
     ServerError,
     Table,
     TaskExhaustedError,
+    TaskState,
     UnprocessableEntityError,
 )
 from extruct_async._protocol import (
+    MESSAGE_EXCERPT,
+    Kind,
+    Reply,
     Request,
-    Response,
+    ResultsPage,
     create_request,
     decode,
     get_request,
@@ -102,6 +108,8 @@ def test_create_request_full() -> None:
          InvalidRequestError),
         ({"criteria": [Criterion("", "Name", "long enough text")]}, "criteria[0].key",
          InvalidRequestError),
+        ({"criteria": [Criterion("abc\n", "Name", "long enough text")]}, "criteria[0].key",
+         InvalidRequestError),
         ({"criteria": [GOOD, Criterion("ok", "", "long enough text")]}, "criteria[1].name",
          InvalidRequestError),
         ({"criteria": [Criterion("ok", "n" * 101, "long enough text")]}, "criteria[0].name",
@@ -117,7 +125,6 @@ def test_create_request_full() -> None:
         ({"criteria": [{"key": "ok", "name": "N", "criterion": "long enough", "x": 1}]},
          "criteria[0]", InvalidRequestError),
         ({"auto_data_sources": "no"}, "auto_data_sources", InvalidTypeError),
-        ({"auto_data_sources": False}, "data_sources", InvalidRequestError),
         ({"data_sources": ["gopher"]}, "data_sources[0]", InvalidRequestError),
         ({"data_sources": "web_search"}, "data_sources", InvalidTypeError),
         ({"data_sources": [1]}, "data_sources[0]", InvalidTypeError),
@@ -131,6 +138,7 @@ def test_create_request_full() -> None:
         ({"exclude_task_ids": [f"t{i}" for i in range(101)]}, "exclude_task_ids",
          InvalidRequestError),
         ({"exclude_task_ids": [None]}, "exclude_task_ids[0]", InvalidTypeError),
+        ({"exclude_task_ids": [".."]}, "exclude_task_ids[0]", InvalidRequestError),
     ],
 )
 def test_create_request_rejects_bad_input(
@@ -161,19 +169,40 @@ def test_exactly_100_exclude_task_ids_and_boundaries_are_accepted() -> None:
     assert len(request.body["exclude_task_ids"]) == 100
 
 
+def test_auto_data_sources_off_without_sources_is_sent_with_a_warning() -> None:
+    # The reference pages do not forbid it (the service then picks), so neither does the SDK.
+    with pytest.warns(UserWarning, match="auto_data_sources=False without data_sources"):
+        request = create_request("q", auto_data_sources=False)
+    assert request.body == {"query": "q", "desired_num_results": 100, "auto_data_sources": False}
+
+
 def test_other_requests() -> None:
-    assert get_request("abc") == Request("GET", "/v1/discovery_tasks/abc")
-    assert get_request("a/b c").path == "/v1/discovery_tasks/a%2Fb%20c"
+    assert get_request("abc") == Request(Kind.GET, "GET", "/v1/discovery_tasks/abc")
+    assert get_request("a/b%c").path == "/v1/discovery_tasks/a%2Fb%25c"
     assert list_request(offset=40, limit=20) == Request(
-        "GET", "/v1/discovery_tasks", params={"offset": "40", "limit": "20"}
+        Kind.LIST, "GET", "/v1/discovery_tasks", params=(("offset", "40"), ("limit", "20"))
     )
     assert results_request("abc", offset=0, limit=250) == Request(
-        "GET", "/v1/discovery_tasks/abc/results", params={"offset": "0", "limit": "250"}
+        Kind.RESULTS, "GET", "/v1/discovery_tasks/abc/results",
+        params=(("offset", "0"), ("limit", "250")),
     )
     assert resume_request("abc", desired_new_results=0) == Request(
-        "POST", "/v1/discovery_tasks/abc/resume", body={"desired_new_results": 0},
+        Kind.RESUME, "POST", "/v1/discovery_tasks/abc/resume", body={"desired_new_results": 0},
         idempotent=False,
     )
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "https://app.extruct.ai/deep-search/tasks/abc-123",
+        "https://app.extruct.ai/deep-search/tasks/abc-123/",
+        "https://api.extruct.ai/v1/discovery_tasks/abc-123",
+        "  abc-123\n",
+    ],
+)
+def test_task_ids_as_users_paste_them(pasted: str) -> None:
+    assert get_request(pasted).path == "/v1/discovery_tasks/abc-123"
 
 
 @pytest.mark.parametrize(
@@ -181,6 +210,13 @@ def test_other_requests() -> None:
     [
         (lambda: get_request(""), "task_id"),
         (lambda: get_request(7), "task_id"),
+        (lambda: get_request("."), "task_id"),
+        (lambda: get_request(".."), "task_id"),
+        (lambda: resume_request("..", desired_new_results=1), "task_id"),
+        (lambda: results_request("a b"), "task_id"),
+        (lambda: get_request("abc\ud800"), "task_id"),
+        (lambda: get_request("a\x00b"), "task_id"),
+        (lambda: get_request("https://app.extruct.ai/"), "task_id"),
         (lambda: list_request(offset=-1), "offset"),
         (lambda: list_request(limit=0), "limit"),
         (lambda: results_request("t", limit="50"), "limit"),
@@ -201,18 +237,54 @@ CREATE = create_request("q")
 RESUME = resume_request("t1")
 
 
-def answer(status: int, body: Any = None, **headers: str) -> Response:
+def answer(status: int, body: Any = None, **headers: str) -> HTTPResponse:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return Response(status, {k.replace("_", "-"): v for k, v in headers.items()}, raw)
+    return HTTPResponse(status, {k.replace("_", "-"): v for k, v in headers.items()}, raw)
 
 
-def test_decode_returns_json_of_2xx() -> None:
-    assert decode(CREATE, answer(200, {"id": "t1"}), url=URL) == {"id": "t1"}
+TASK = {
+    "id": "t1", "created_at": "2026-11-23T10:00:00Z", "status": "created", "query": "q",
+    "desired_num_results": 100,
+}
+
+
+def test_decode_gives_the_model_each_request_asks_for() -> None:
+    reply = decode(CREATE, answer(200, TASK, x_request_id="r-1", date="Mon, 23 Nov 2026"
+                                  " 10:00:05 GMT"), url=URL)
+    assert isinstance(reply.value, TaskState)
+    assert (reply.value.id, reply.request_id) == ("t1", "r-1")
+    assert reply.date == datetime(2026, 11, 23, 10, 0, 5, tzinfo=timezone.utc)
+    listed = decode(list_request(), answer(200, [TASK, {**TASK, "id": "t2"}]), url=URL)
+    assert [state.id for state in listed.value] == ["t1", "t2"]
+    page = decode(results_request("t1"), answer(200, {**TASK, "results": [{"id": "r1"}]}),
+                  url=URL).value
+    assert isinstance(page, ResultsPage)
+    assert (page.state.id, [row.id for row in page.rows]) == ("t1", ["r1"])
+    assert decode(get_request("t1"), answer(200, TASK), url=URL) == Reply(
+        decode(CREATE, answer(200, TASK), url=URL).value
+    )
 
 
 def test_decode_raises_on_unreadable_2xx() -> None:
     with pytest.raises(APIResponseError, match="not valid JSON"):
         decode(CREATE, answer(200, b'{"id": "t1", "sta'), url=URL)
+
+
+@pytest.mark.parametrize(
+    ("request_", "body", "problem"),
+    [
+        (CREATE, [TASK], "expected a task object, got an array"),
+        (CREATE, {"id": "t1"}, "task"),
+        (list_request(), TASK, "expected an array of tasks, got an object"),
+        (list_request(), [TASK, "t2"], r"\[1\]: expected a task object, got a string"),
+        (results_request("t1"), {**TASK, "results": None}, "'results' array"),
+        (results_request("t1"), {**TASK, "results": [None]}, r"results\[0\]: expected an"),
+        (results_request("t1"), {**TASK, "results": ["row"]}, r"results\[0\]"),
+    ],
+)
+def test_decode_names_what_is_wrong_with_a_2xx(request_: Request, body: Any, problem: str) -> None:
+    with pytest.raises(APIResponseError, match=problem):
+        decode(request_, answer(200, body), url=URL)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +294,7 @@ def test_decode_raises_on_unreadable_2xx() -> None:
         (RESUME, 400, TaskExhaustedError),
         (CREATE, 401, AuthenticationError),
         (CREATE, 402, PaymentRequiredError),
-        (CREATE, 403, APIStatusError),
+        (CREATE, 403, PermissionDeniedError),
         (CREATE, 404, NotFoundError),
         (CREATE, 408, APIStatusError),
         (CREATE, 422, UnprocessableEntityError),
@@ -296,7 +368,7 @@ NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone.utc)
         ("0", 0.0),
         ("3", 3.0),
         (" 2.5 ", 2.5),
-        ("-4", 0.0),
+        ("-4", None),
         ("soon", None),
         ("", None),
         ("nan", None),
@@ -337,9 +409,7 @@ def test_decode_with_either_json_parser(monkeypatch: pytest.MonkeyPatch, parser:
 
         parser = orjson.loads
     monkeypatch.setattr(protocol, "loads", parser)
-    assert decode(CREATE, answer(200, {"id": "t1", "n": [1, 2.5, None]}), url=URL) == {
-        "id": "t1", "n": [1, 2.5, None],
-    }
+    assert decode(CREATE, answer(200, {**TASK, "n": [1, 2.5, None]}), url=URL).value.id == "t1"
     with pytest.raises(APIResponseError, match="not valid JSON"):
         decode(CREATE, answer(200, b'{"id": '), url=URL)
     with pytest.raises(NotFoundError) as caught:
@@ -348,3 +418,17 @@ def test_decode_with_either_json_parser(monkeypatch: pytest.MonkeyPatch, parser:
     with pytest.raises(ServerError) as server_error:
         decode(CREATE, answer(502, b"<html>bad gateway</html>"), url=URL)
     assert server_error.value.body == "<html>bad gateway</html>"
+
+
+def test_error_messages_are_bounded_excerpts() -> None:
+    page = ("<html><body>" + "proxy says no " * 2000 + "</body></html>").encode()
+    with pytest.raises(ServerError) as caught:
+        decode(CREATE, answer(502, page), url=URL)
+    assert len(str(caught.value)) < MESSAGE_EXCERPT + 100
+    (message,) = caught.value.messages
+    assert message.startswith("<html><body>proxy says no proxy")
+    assert message.endswith("…")
+    validation = {"detail": [{"loc": ["body", f"f{i}"], "msg": "bad"} for i in range(500)]}
+    with pytest.raises(UnprocessableEntityError) as invalid:
+        decode(CREATE, answer(422, validation), url=URL)
+    assert len(invalid.value.messages) == 20

@@ -1,9 +1,8 @@
-"""What is retried, and the waits in between: pure, with a hand-driven clock."""
+"""The retry policy, pure: what a failure means, and the wait before each retry."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Generator
 
 import pytest
 
@@ -17,7 +16,7 @@ from extruct_async import (
     RetryPolicy,
     ServerError,
 )
-from extruct_async._retry import Outcome, outcome
+from extruct_async._retry import Verdict, verdict
 
 
 def status(code: int, retry_after: float | None = None) -> APIStatusError:
@@ -26,98 +25,94 @@ def status(code: int, retry_after: float | None = None) -> APIStatusError:
                retry_after=retry_after)
 
 
+RETRY, FATAL = Verdict(retry=True, maybe_applied=False), Verdict(retry=False, maybe_applied=False)
+MAYBE = Verdict(retry=True, maybe_applied=True)
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (status(400), Outcome.FATAL),
-        (status(401), Outcome.FATAL),
-        (status(402), Outcome.FATAL),
-        (status(404), Outcome.FATAL),
-        (status(422), Outcome.FATAL),
-        (status(408), Outcome.NOT_APPLIED),
-        (status(429), Outcome.NOT_APPLIED),
-        (status(500), Outcome.UNKNOWN),
-        (status(502), Outcome.UNKNOWN),
-        (status(503), Outcome.UNKNOWN),
-        (status(504), Outcome.UNKNOWN),
-        (status(501), Outcome.FATAL),
-        (APIConnectionError("x", method="POST", url="u", sent=False), Outcome.NOT_APPLIED),
-        (APIConnectionError("x", method="POST", url="u"), Outcome.UNKNOWN),
-        (APITimeoutError("x", method="POST", url="u"), Outcome.UNKNOWN),
-        (APITimeoutError("x", method="POST", url="u", sent=False), Outcome.NOT_APPLIED),
-        (APIResponseError("x", method="GET", url="u"), Outcome.UNKNOWN),
-        (InvalidRequestError("f", "bad"), Outcome.FATAL),
-        (RuntimeError("bug"), Outcome.FATAL),
+        (status(400), FATAL),
+        (status(401), FATAL),
+        (status(402), FATAL),
+        (status(403), FATAL),
+        (status(404), FATAL),
+        (status(422), FATAL),
+        (status(408), RETRY),
+        (status(429), RETRY),
+        (status(500), MAYBE),
+        (status(502), MAYBE),
+        (status(503), MAYBE),
+        (status(504), MAYBE),
+        (status(501), Verdict(retry=False, maybe_applied=True)),
+        (APIConnectionError("x", method="POST", url="u", sent=False), RETRY),
+        (APIConnectionError("x", method="POST", url="u"), MAYBE),
+        (APITimeoutError("x", method="POST", url="u"), MAYBE),
+        (APITimeoutError("x", method="POST", url="u", sent=False), RETRY),
+        (APIResponseError("x", method="GET", url="u"), MAYBE),
+        (APIResponseError("x", method="GET", url="u", retryable=False),
+         Verdict(retry=False, maybe_applied=True)),
+        (InvalidRequestError("f", "bad"), FATAL),
+        (RuntimeError("bug"), FATAL),
     ],
 )
-def test_outcome(error: BaseException, expected: Outcome) -> None:
-    assert outcome(error) is expected
+def test_verdict(error: BaseException, expected: Verdict) -> None:
+    assert verdict(error) == expected
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def drive(policy: RetryPolicy, failures: list[BaseException], clock: Clock | None = None,
-          rng: random.Random | None = None) -> list[float]:
-    """Feed failures to the wait generator as backoff does; collect the waits."""
-    clock = clock or Clock()
-    waits: Generator[float | None, BaseException, None] = policy.waits(clock, rng)
-    waits.send(None)  # type: ignore[arg-type]
-    collected: list[float] = []
-    for failure in failures:
-        try:
-            wait = waits.send(failure)
-        except StopIteration:
+def waits(policy: RetryPolicy, failures: list[BaseException], *,
+          attempt_seconds: float = 0.0) -> list[float]:
+    """The waits the pipeline would make: each attempt takes ``attempt_seconds``."""
+    schedule = policy.backoff_waits()
+    elapsed, collected = 0.0, []
+    for retry, failure in enumerate(failures, start=1):
+        elapsed += attempt_seconds
+        wait = policy.next_wait(retry, failure, elapsed, next(schedule))
+        if wait is None:
             break
-        assert wait is not None
         collected.append(wait)
-        clock.now += wait
+        elapsed += wait
     return collected
 
 
 def test_exponential_without_jitter_is_capped() -> None:
     policy = RetryPolicy(max_retries=6, initial_wait=1, max_wait=8, jitter=False, max_time=1e9)
-    assert drive(policy, [status(503)] * 10) == [1, 2, 4, 8, 8, 8]
+    assert waits(policy, [status(503)] * 10) == [1, 2, 4, 8, 8, 8]
 
 
 def test_full_jitter_draws_below_the_ceiling() -> None:
     policy = RetryPolicy(max_retries=4, initial_wait=1, max_wait=8, max_time=1e9)
-    waits = drive(policy, [status(500)] * 4, rng=random.Random(7))
-    expected = random.Random(7)
-    assert waits == [expected.uniform(0, ceiling) for ceiling in (1, 2, 4, 8)]
+    random.seed(7)  # backoff.full_jitter draws from the random module
+    drawn = waits(policy, [status(500)] * 4)
+    random.seed(7)
+    assert drawn == [random.uniform(0, ceiling) for ceiling in (1, 2, 4, 8)]
 
 
 def test_retry_after_is_waited_exactly() -> None:
     policy = RetryPolicy(max_retries=3, initial_wait=1, jitter=True)
-    assert drive(policy, [status(429, 7.0), status(503, 0.0), status(429, 2.5)]) == [7.0, 0.0, 2.5]
+    assert waits(policy, [status(429, 7.0), status(503, 0.0), status(429, 2.5)]) == [7.0, 0.0, 2.5]
 
 
 def test_too_long_retry_after_is_not_waited() -> None:
     policy = RetryPolicy(max_retries=3, max_retry_after=60)
-    assert drive(policy, [status(429, 3600.0)]) == []
-    assert drive(policy, [status(429, 60.0), status(429, 61.0)]) == [60.0]
+    assert waits(policy, [status(429, 3600.0)]) == []
+    assert waits(policy, [status(429, 60.0), status(429, 61.0)]) == [60.0]
 
 
 def test_total_time_bounds_the_retries() -> None:
     policy = RetryPolicy(max_retries=10, initial_wait=4, max_wait=100, jitter=False, max_time=30)
     # 4 + 8 + 16 = 28 s; the next wait (32 s) would end past 30 s, so it never starts.
-    assert drive(policy, [status(500)] * 10) == [4, 8, 16]
+    assert waits(policy, [status(500)] * 10) == [4, 8, 16]
 
 
 def test_time_spent_in_attempts_counts_too() -> None:
-    clock = Clock()
     policy = RetryPolicy(max_retries=5, initial_wait=1, jitter=False, max_time=10)
-    waits = policy.waits(clock)
-    waits.send(None)  # type: ignore[arg-type]
-    clock.now = 9.5  # the first attempt hung for 9.5 s before timing out
-    with pytest.raises(StopIteration):
-        waits.send(APITimeoutError("x", method="GET", url="u"))
+    # The first attempt hung for 9.5 s: a 1 s wait would end past 10 s.
+    assert waits(policy, [APITimeoutError("x", method="GET", url="u")], attempt_seconds=9.5) == []
 
 
-def test_zero_retries() -> None:
-    assert drive(RetryPolicy(max_retries=0), [status(500)]) == []
+def test_fatal_failures_and_zero_retries_stop_at_once() -> None:
+    assert waits(RetryPolicy(max_retries=0), [status(500)]) == []
+    assert waits(RetryPolicy(), [status(404)]) == []
+    assert waits(RetryPolicy(), [APIResponseError("x", method="GET", url="u",
+                                                  retryable=False)]) == []

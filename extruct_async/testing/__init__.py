@@ -38,6 +38,7 @@ with ``python -m extruct_async.testing --port 8080``; in pytest, use the ``extru
 
 from ._faults import ENDPOINTS, FAULT_KINDS
 from ._log import RequestRecord
+from ._mock import MockTransport, json_response
 from ._server import DEFAULT_API_KEY, DEFAULT_SECONDS_PER_RESULT, FakeExtructServer
 from ._standalone import add_server_arguments, run_server, serve, server_options
 from ._tasks import SimulatedTask
@@ -48,9 +49,11 @@ __all__ = [
     "ENDPOINTS",
     "FAULT_KINDS",
     "FakeExtructServer",
+    "MockTransport",
     "RequestRecord",
     "SimulatedTask",
     "add_server_arguments",
+    "json_response",
     "run_server",
     "serve",
     "server_options",

@@ -23,8 +23,7 @@ from extruct_async._constraints import (
     DESIRED_NUM_RESULTS,
     MAX_EXCLUDE_TASK_IDS,
 )
-
-from ._domains import registered_domain
+from extruct_async._domains import registered_domain
 
 __all__ = [
     "CreateRequest",

@@ -7,8 +7,8 @@ from extruct_async._constraints import (
     CRITERION_NAME_LENGTH,
     CRITERION_TEXT_LENGTH,
 )
+from extruct_async._domains import registered_domain
 from extruct_async.testing._companies import CompanyStream, generate_criteria
-from extruct_async.testing._domains import registered_domain
 
 
 def test_a_company_website_reduces_to_its_domain() -> None:

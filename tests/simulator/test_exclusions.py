@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extruct_async._constraints import MAX_EXCLUDED_DOMAINS
-from extruct_async.testing._domains import registered_domain
+from extruct_async._domains import registered_domain
 
 from ._raw import running
 

@@ -1,4 +1,8 @@
-"""Registered domains: what ``exclude_domains`` entries and company websites reduce to."""
+"""Registered domains: what `exclude_domains` entries reduce to, as the service does it.
+
+Shared by the SDK (matching a create to a listed task) and the simulator (normalising
+`exclude_domains`), like `_constraints`, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,330 @@
+"""The request pipeline: the one path every request of a client takes.
+
+The life of one request, top to bottom (:meth:`Pipeline.send`):
+
+1. wait for a turn at the gate (concurrency cap and rate limit, first come first
+   served); the call's time budget starts at the first admission;
+2. send once through the transport, with the auth headers and a timeout cut to what
+   is left of the budget;
+3. decode the answer (``_protocol.decode``): a model, or the error it stands for;
+4. on a failure, ask the policy (``_retry``) whether and how long to wait; a 429
+   pauses the whole gate for that wait before this request's slot frees;
+5. a create or resume whose failed attempt may have taken effect is never sent again
+   blindly: the caller's ``reconcile`` looks for the effect first (and once more when
+   the retries run out), within the same budget.
+
+Nothing is retried anywhere else: no wrapper above, no hidden re-send below (see
+``_transport``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import attrs
+
+from ._errors import APIConnectionError, APIError, APITimeoutError, ClientStateError, ExtructError
+from ._gate import Gate
+from ._protocol import Reply, Request, decode, encode_body
+from ._retry import RetryPolicy, verdict
+from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Headers, HTTPRequest, Timeout, Transport
+
+__all__ = ["Budget", "Pipeline", "Reconcile"]
+
+log = logging.getLogger("extruct_async")
+
+_T = TypeVar("_T")
+
+#: Looks for the effect of a create or resume that may have applied; None if absent.
+Reconcile = Callable[["Budget"], Awaitable["Reply[Any] | None"]]
+
+
+class Budget:
+    """One call's time budget: ``max_time`` seconds from its first admission.
+
+    Shared by the call's attempts and by the look-ups a create or resume makes, so one
+    deadline bounds all of them.
+    """
+
+    __slots__ = ("_deadline", "max_time")
+
+    def __init__(self, max_time: float) -> None:
+        self.max_time = max_time
+        self._deadline: float | None = None
+
+    def start(self, now: float) -> None:
+        """Start the clock (the first admission); later calls change nothing."""
+        if self._deadline is None:
+            self._deadline = now + self.max_time
+
+    def remaining(self, now: float) -> float:
+        """Seconds left; the whole ``max_time`` before the start."""
+        return self.max_time if self._deadline is None else self._deadline - now
+
+    def elapsed(self, now: float) -> float:
+        """Seconds since the start."""
+        return self.max_time - self.remaining(now)
+
+    @property
+    def started(self) -> float | None:
+        """When the first attempt was admitted (loop time), or None before."""
+        return None if self._deadline is None else self._deadline - self.max_time
+
+
+@attrs.frozen
+class _Failed:
+    error: APIError
+    wait: float | None  # before the next attempt; None: no more attempts
+
+
+class _Shared:
+    """What a client and its ``with_options`` copies share."""
+
+    __slots__ = ("closed", "gate", "loop", "transport")
+
+    def __init__(self, transport: Transport, gate: Gate) -> None:
+        self.transport = transport
+        self.gate = gate
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+
+
+class Pipeline:
+    """Send requests through the gate, with auth, retries, logging and decoding.
+
+    Args:
+        transport: the HTTP backend.
+        gate: admission control shared by every request of the client.
+        base_url: scheme and host of the service, without a trailing slash.
+        headers: sent with every request (``Authorization`` included; masked in reprs).
+        policy: the retry policy.
+        timeout: the limits of one attempt.
+        max_response_size: the largest answer read.
+    """
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        gate: Gate,
+        base_url: str,
+        headers: Mapping[str, str],
+        policy: RetryPolicy,
+        timeout: Timeout,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        self._shared = _Shared(transport, gate)
+        self.base_url = base_url
+        self._headers = Headers(headers)
+        self._json_headers = Headers({**headers, "Content-Type": "application/json"})
+        self.policy = policy
+        self.timeout = timeout
+        self.max_response_size = max_response_size
+
+    def __repr__(self) -> str:
+        return f"Pipeline(base_url={self.base_url!r})"
+
+    @property
+    def gate(self) -> Gate:
+        """The gate every request passes."""
+        return self._shared.gate
+
+    @property
+    def transport(self) -> Transport:
+        """The HTTP backend."""
+        return self._shared.transport
+
+    def with_options(
+        self, *, policy: RetryPolicy | None = None, timeout: Timeout | None = None
+    ) -> Pipeline:
+        """A pipeline with other per-request options, sharing transport, gate and state."""
+        copy = object.__new__(Pipeline)
+        copy.__dict__.update(self.__dict__)
+        copy.policy = policy or self.policy
+        copy.timeout = timeout or self.timeout
+        return copy
+
+    def url(self, request: Request) -> str:
+        """The absolute URL of ``request``, query string included."""
+        query = f"?{urlencode(request.params)}" if request.params else ""
+        return f"{self.base_url}{request.path}{query}"
+
+    async def aclose(self) -> None:
+        """Refuse further requests and close the transport; idempotent."""
+        if not self._shared.closed:
+            self._shared.closed = True
+            await self._shared.transport.aclose()
+
+    def check_usable(self) -> asyncio.AbstractEventLoop:
+        """The running loop, if this client may be used from it.
+
+        Raises:
+            ClientStateError: the client is closed, or was first used on another loop.
+        """
+        shared = self._shared
+        if shared.closed:
+            raise ClientStateError(
+                "the client is closed: create a new AsyncExtruct (or keep this one open"
+                " with `async with` around all of its calls)"
+            )
+        loop = asyncio.get_running_loop()
+        if shared.loop is None:
+            shared.loop = loop
+        elif shared.loop is not loop:
+            raise ClientStateError(
+                "this client belongs to another event loop: create one AsyncExtruct per"
+                " loop (per thread, or per asyncio.run)"
+            )
+        return loop
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        budget: Budget | None = None,
+        reconcile: Reconcile | None = None,
+    ) -> Reply[Any]:
+        """Send ``request``, retrying as the policy says; return the decoded answer.
+
+        Args:
+            request: what to send.
+            budget: the time budget to spend (a look-up shares its create's);
+                by default a new one of the policy's ``max_time``.
+            reconcile: for a create or resume, finds its effect after a failure that
+                may have applied. Without it, such a failure is raised, never re-sent.
+
+        Raises:
+            APIError: the last failure, when no retry is left or allowed.
+        """
+        loop = self.check_usable()
+        budget = budget or Budget(self.policy.max_time)
+        backoff_waits = self.policy.backoff_waits()
+        retry = 0
+        last: APIError | None = None
+        may_have_applied = False
+        while True:
+            if may_have_applied and reconcile is not None:
+                found = await _look(reconcile, budget, last)
+                if found is not None:
+                    return found
+            outcome = await self._attempt(request, budget, retry, last, backoff_waits)
+            if isinstance(outcome, Reply):
+                return outcome
+            last, wait = outcome.error, outcome.wait
+            if not request.idempotent and verdict(last).maybe_applied:
+                if reconcile is None:
+                    raise last
+                may_have_applied = True
+            if wait is None:
+                if may_have_applied and reconcile is not None:
+                    found = await _look(reconcile, budget, last)  # a last look, then give up
+                    if found is not None:
+                        return found
+                raise last
+            retry += 1
+            log.info(
+                "retrying %s %s in %.1f s (retry %d of %d): %s",
+                request.method, request.path, wait, retry, self.policy.max_retries, last,
+                extra={"extruct_wait": wait, "extruct_retry": retry, "extruct_error": last},
+            )
+            await asyncio.sleep(wait)
+            if budget.remaining(loop.time()) <= 0:
+                raise last
+
+    async def _attempt(
+        self,
+        request: Request,
+        budget: Budget,
+        retry: int,
+        last: APIError | None,
+        backoff_waits: Any,
+    ) -> Reply[Any] | _Failed:
+        """One attempt through the gate: its answer, or its failure and the next wait."""
+        loop = asyncio.get_running_loop()
+        url = self.url(request)
+        async with self._shared.gate:
+            now = loop.time()
+            budget.start(now)
+            remaining = budget.remaining(now)
+            if remaining <= 0:  # admitted too late: nothing starts after the deadline
+                return _Failed(last or _out_of_time(request, url, budget), None)
+            total = min(self.timeout.total or math.inf, remaining)
+            body = encode_body(request)
+            outgoing = HTTPRequest(
+                request.method,
+                url,
+                self._headers if body is None else self._json_headers,
+                body,
+                attrs.evolve(self.timeout, total=total),
+                self.max_response_size,
+            )
+            try:
+                response = await self._shared.transport.send(outgoing)
+                reply = decode(request, response, url=url)
+            except APIError as error:
+                failure: APIError = error
+                status = getattr(error, "status", None)
+            except ExtructError:
+                raise
+            except Exception as exc:  # a custom transport's own failure: maybe sent
+                failure = APIConnectionError(
+                    f"{request.method} {url}: transport failed ({type(exc).__name__})",
+                    method=request.method,
+                    url=url,
+                )
+                failure.__cause__ = exc
+                status = None
+            else:
+                _log_exchange(request, response.status, loop.time() - now, reply.request_id, retry)
+                return reply
+            _log_exchange(request, status, loop.time() - now, None, retry)
+            wait = self.policy.next_wait(
+                retry + 1, failure, budget.elapsed(loop.time()), next(backoff_waits)
+            )
+            if status == 429:
+                # Everybody slows down, not only this request; paused before the slot
+                # frees, so no request slips through in between.
+                pause = wait if wait is not None else getattr(failure, "retry_after", None)
+                if pause is not None and pause <= self.policy.max_retry_after:
+                    self._shared.gate.pause(pause)
+            return _Failed(failure, wait)
+
+
+async def _look(reconcile: Reconcile, budget: Budget, last: APIError | None) -> Reply[Any] | None:
+    """The effect of a create or resume that may have applied, or None if it did not.
+
+    When the look-up itself fails, nobody can tell: the request's own last failure is
+    raised (the look-up's as its context), and the request is never sent again.
+    """
+    try:
+        return await reconcile(budget)
+    except APIError:
+        if last is None:
+            raise
+        raise last  # noqa: B904 -- the look-up's failure stays visible as the context
+
+
+def _out_of_time(request: Request, url: str, budget: Budget) -> APITimeoutError:
+    return APITimeoutError(
+        f"{request.method} {url}: not started, max_time of {budget.max_time:g}s used up",
+        method=request.method,
+        url=url,
+        sent=False,
+    )
+
+
+def _log_exchange(
+    request: Request, status: int | None, seconds: float, request_id: str | None, retry: int
+) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        query = f"?{urlencode(request.params)}" if request.params else ""
+        log.debug(
+            "%s %s%s -> %s in %.3fs (request id %s, retry %d)",
+            request.method, request.path, query, status or "no answer", seconds,
+            request_id or "-", retry,
+        )

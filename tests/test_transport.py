@@ -1,0 +1,213 @@
+"""The aiohttp transport against real sockets: the wire, failures, and what never leaks.
+
+Hand-made servers on loopback answer with exactly the bytes a test needs (a broken
+status line, bad chunking, a body that never ends), so the translation of every
+aiohttp failure into the SDK's errors is tested against aiohttp itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from extruct_async import (
+    AiohttpTransport,
+    APIConnectionError,
+    APIResponseError,
+    AsyncExtruct,
+    HTTPRequest,
+    ServerError,
+    Timeout,
+)
+from extruct_async._transport import ERROR_BODY_LIMIT
+from extruct_async.testing import FakeExtructServer
+from tests._mock_api import MockAPI
+from tests.conftest import API_KEY, TinyServer
+
+Serve = Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[TinyServer]]
+
+TASK = {"id": "t1", "created_at": "2026-11-23T10:00:00Z", "status": "created", "query": "q",
+        "desired_num_results": 100}
+
+
+def rendered(error: BaseException) -> str:
+    """Everything a logger, Sentry or ``pytest -l`` could print of ``error``."""
+    with_locals = traceback.TracebackException.from_exception(error, capture_locals=True)
+    return "".join([repr(error), str(error), repr(error.args), *with_locals.format()])
+
+
+async def test_what_goes_on_the_wire(serve: Serve) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({**TASK, "results": []} if "results" in request.path else TASK)
+
+    server = await serve(answer)
+    async with AsyncExtruct(API_KEY, server.url, rate_limit=None) as client:
+        task = await client.discovery_tasks.create("freight SaaS", desired_num_results=5)
+        async for _ in task.pages(limit=7, offset=14):
+            pass
+    create, results = server.seen
+    assert (create.method, create.path) == ("POST", "/v1/discovery_tasks")
+    assert create.body == b'{"query":"freight SaaS","desired_num_results":5,"auto_data_sources":true}'
+    assert create.headers["Content-Type"] == "application/json"
+    assert create.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert create.headers["Accept"] == "application/json"
+    assert create.headers["User-Agent"].startswith("extruct-async/")
+    assert results.path == "/v1/discovery_tasks/t1/results"
+    assert list(results.query.items()) == [("offset", "14"), ("limit", "7")]  # vendor order
+    assert "Content-Type" not in results.headers
+
+
+async def test_connection_refused_is_known_not_sent() -> None:
+    sock_server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = sock_server.sockets[0].getsockname()[1]
+    sock_server.close()
+    await sock_server.wait_closed()
+    async with AsyncExtruct(API_KEY, f"http://127.0.0.1:{port}", max_retries=0) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.discovery_tasks.get("t1")
+    assert caught.value.sent is False
+    assert "cannot connect" in str(caught.value)
+
+
+# -- hand-made answers ---------------------------------------------------------------
+
+Raw = Callable[[bytes], Awaitable[str]]
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[Raw]:
+    """Start a server that reads a request, writes ``answer`` bytes and closes."""
+    servers: list[asyncio.Server] = []
+
+    async def start(answer: bytes) -> str:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+MALFORMED = {
+    "bad status line": b"HTTP/1.1 OK-ish\r\n\r\n",
+    "bad chunking": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n",
+    "brotli garbage": b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n\x00\x01\x02\x03",
+    "oversized header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+    "cut short": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":",
+}
+
+
+@pytest.mark.parametrize("answer", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_malformed_answers_are_connection_errors_that_hold_no_key(
+    raw: Raw, answer: bytes
+) -> None:
+    url = await raw(answer)
+    async with AsyncExtruct(API_KEY, url, max_retries=0) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.discovery_tasks.get("t1")
+    error = caught.value
+    assert error.sent
+    # aiohttp's exceptions hold the request headers (and its frames, the headers dict):
+    # none of them is chained, and nothing rendered shows the key.
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    assert API_KEY not in rendered(error)
+
+
+async def test_an_answer_over_the_size_limit_is_not_read_nor_fetched_again(
+    serve: Serve,
+) -> None:
+    async def huge(request: web.Request) -> web.Response:
+        return web.json_response({**TASK, "padding": "x" * 50_000})
+
+    server = await serve(huge)
+    async with AsyncExtruct(API_KEY, server.url, max_response_size=4096) as client:
+        with pytest.raises(APIResponseError, match="larger than 4096 bytes") as caught:
+            await client.discovery_tasks.get("t1")
+    assert caught.value.retryable is False
+    assert len(server.seen) == 1
+
+
+async def test_only_an_excerpt_of_an_error_page_is_read(serve: Serve) -> None:
+    async def gateway(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="<html>" + "oops " * 400_000 + "</html>")
+
+    server = await serve(gateway)
+    async with AsyncExtruct(API_KEY, server.url, max_retries=0) as client:
+        with pytest.raises(ServerError) as caught:
+            await client.discovery_tasks.get("t1")
+    assert len(caught.value.body) <= ERROR_BODY_LIMIT
+    assert len(str(caught.value)) < 500
+
+
+# -- a caller's own session --------------------------------------------------------
+
+
+@pytest.mark.parametrize("own_session", [False, True], ids=["sdk session", "caller session"])
+async def test_a_dropped_request_reaches_the_server_once_per_admission(own_session: bool) -> None:
+    # aiohttp re-sends an idempotent request once, silently, when a reused connection
+    # drops. With max_retries=0 the service must see exactly what the gate admitted.
+    async with FakeExtructServer(api_key=API_KEY) as server, aiohttp.ClientSession() as session:
+        options: dict[str, Any] = {"max_retries": 0, "rate_limit": None}
+        if own_session:
+            options["session"] = session
+        async with server.client(**options) as client:
+            task = await client.discovery_tasks.create("freight SaaS")  # opens a connection
+            server.inject("drop", endpoint="get")
+            with pytest.raises(APIConnectionError):
+                await task.refresh()  # sent on the reused connection, which drops
+            gate = client._endpoints.pipeline.gate
+        assert [r.endpoint for r in server.requests] == ["create", "get"]
+        assert gate.admitted == 2
+        assert not session.closed  # the caller's session is never closed
+        assert not session.connector.closed  # type: ignore[union-attr]
+
+
+# -- aioresponses ----------------------------------------------------------------------
+
+
+async def test_an_app_that_mocks_aiohttp_with_aioresponses_mocks_the_sdk_too() -> None:
+    # Users whose test suites already patch aiohttp (aioresponses) need nothing else:
+    # the SDK's requests are plain aiohttp requests. (The SDK's own tests use
+    # MockTransport, at the seam, instead of patching aiohttp.)
+    with MockAPI() as mocked:
+        mocked.get("https://api.extruct.test/v1/discovery_tasks/t1", payload=TASK)
+        async with AsyncExtruct(API_KEY, "https://api.extruct.test") as client:
+            task = await client.discovery_tasks.get("t1")
+    assert task.id == "t1"
+    ((_, url), calls), = mocked.requests.items()
+    assert str(url) == "https://api.extruct.test/v1/discovery_tasks/t1"
+    assert calls[0].kwargs["headers"]["Authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_transport_on_its_own(serve: Serve) -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"body": json.loads(await request.read())}, status=201,
+                                 headers={"X-Request-Id": "r-1"})
+
+    server = await serve(echo)
+    transport = AiohttpTransport()
+    try:
+        answer = await transport.send(HTTPRequest(
+            "POST", server.url + "/x", {"Content-Type": "application/json"}, b'{"a":1}',
+            Timeout(total=5),
+        ))
+    finally:
+        await transport.aclose()
+    assert (answer.status, answer.headers["x-request-id"]) == (201, "r-1")
+    assert json.loads(answer.body) == {"body": {"a": 1}}
