@@ -144,17 +144,25 @@ class TaskState:
 
     @property
     def finished(self) -> bool:
-        """Whether no more results will arrive without a resume.
+        """Whether the task has ended: ``status`` is ``done`` or ``failed``, nothing else.
 
-        True when ``status`` is ``done`` or ``failed``, or when the task
-        ``is_exhausted`` *and* evaluation has caught up with enrichment
-        (evaluated >= enriched). ``is_exhausted`` alone is not enough, although the
-        reference pages say so: it only means discovery has run dry, while
-        candidates already found can still be in evaluation, with status
-        ``in_progress`` and rows still arriving.
+        ``is_exhausted`` is not an end, although the reference pages say so: it only
+        means discovery has run dry. Evaluation and qualification go on after it, and
+        rows keep arriving while ``status`` is ``in_progress``. The vendor fixed its own
+        poller for this on 2026-03-17 ("Fix deep-search poll exiting prematurely on
+        is_exhausted"); its guidance: "``status`` is the only reliable completion
+        indicator".
         """
-        if self.status in (TaskStatus.DONE, TaskStatus.FAILED):
-            return True
+        return self.status in (TaskStatus.DONE, TaskStatus.FAILED)
+
+    @property
+    def evaluation_caught_up(self) -> bool:
+        """Whether discovery is exhausted and every enriched candidate is evaluated.
+
+        Information, not an ending: no new candidates will be found (a resume would be
+        refused with :class:`TaskExhaustedError`), but qualification can still add rows
+        until ``status`` turns ``done``.
+        """
         return self.is_exhausted and self.num_results_evaluated >= self.num_results_enriched
 
     @property

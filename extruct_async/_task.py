@@ -73,6 +73,7 @@ class DiscoveryTask:
     criteria = _Latest[tuple[Criterion, ...] | None]()
     exclude_domains = _Latest[tuple[str, ...] | None]()
     finished = _Latest[bool]()
+    evaluation_caught_up = _Latest[bool]()
 
     __slots__ = ("__weakref__", "_endpoints", "_poller", "_state", "last_request_id")
 
@@ -124,9 +125,9 @@ class DiscoveryTask:
     ) -> DiscoveryTask:
         """Poll until the task is finished; return this handle, updated.
 
-        Finished means ``status`` is ``done``, or the task ``is_exhausted`` and
-        evaluation has caught up (``num_results_evaluated >= num_results_enriched``).
-        ``is_exhausted`` alone is not enough: evaluation can still be adding rows.
+        Finished means ``status`` is ``done`` or ``failed``, nothing else: a task that
+        ``is_exhausted`` (even with evaluation caught up) can still add rows, so waiting
+        goes on (see :attr:`TaskState.finished`).
 
         Args:
             poll_interval: seconds between status reads.

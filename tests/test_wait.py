@@ -91,21 +91,23 @@ async def test_wait_polls_until_done(serve: Serve) -> None:
     assert {seen.path for seen in server.seen} == {"/v1/discovery_tasks/t1"}
 
 
-async def test_exhausted_is_not_finished_while_evaluation_runs(serve: Serve) -> None:
+async def test_exhausted_is_not_finished_until_the_status_says_so(serve: Serve) -> None:
     client, task, server = await scripted_task(serve, [
         state(discovered=80, enriched=60, evaluated=30),
         state(exhausted=True, discovered=90, enriched=70, evaluated=40, results=30),
-        state(exhausted=True, discovered=90, enriched=70, evaluated=55, results=41),
         state(exhausted=True, discovered=90, enriched=70, evaluated=69, results=50),
+        # Evaluation has caught up, but qualification still adds rows (51, then 53).
         state(exhausted=True, discovered=90, enriched=70, evaluated=70, results=51),
-        state("done", exhausted=True, discovered=90, enriched=70, evaluated=70, results=51),
+        state(exhausted=True, discovered=90, enriched=70, evaluated=70, results=53),
+        state("done", exhausted=True, discovered=90, enriched=70, evaluated=70, results=53),
     ])
     async with client:
         await task.wait(poll_interval=10)
-    # Four polls: it returned once evaluation caught up, still "in_progress".
-    assert poll_times(server) == [10.0, 20.0, 30.0, 40.0]
-    assert task.status is TaskStatus.IN_PROGRESS
-    assert (task.num_results_evaluated, task.num_results_enriched, task.num_results) == (70, 70, 51)
+    # Five polls: it returned only on "done", with the last rows counted.
+    assert poll_times(server) == [10.0, 20.0, 30.0, 40.0, 50.0]
+    assert task.status is TaskStatus.DONE
+    assert task.evaluation_caught_up
+    assert (task.num_results_evaluated, task.num_results_enriched, task.num_results) == (70, 70, 53)
 
 
 async def test_failed_task_raises_with_the_task(serve: Serve) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from .._converter import converter
-from .._models import CompanyResult, TaskState, TaskStatus
+from .._models import CompanyResult, TaskState
 from ._exit import UsageError
 from ._table import Column, Table, line_width, truncate
 
@@ -189,14 +189,9 @@ def website(row: CompanyResult) -> str:
 def status_label(state: TaskState) -> str:
     """Return the task's status, with ``exhausted`` when its candidates ran out.
 
-    An exhausted task is finished once evaluation has caught up, even while the
-    service still says ``in_progress``: then the label is just ``exhausted``.
+    Exhausted is not finished: rows can still be qualified until the status is ``done``.
     """
-    if not state.is_exhausted:
-        return str(state.status)
-    if state.finished and state.status not in (TaskStatus.DONE, TaskStatus.FAILED):
-        return "exhausted"
-    return f"{state.status}, exhausted"
+    return f"{state.status}, exhausted" if state.is_exhausted else str(state.status)
 
 
 def _headquarters(row: CompanyResult) -> str:
