@@ -116,7 +116,8 @@ def test_unseen_fields_are_unknown_and_exclusions_normalised() -> None:
         exclude_domains=["https://www.Acme.com/about", "shop.acme.com", "x.co.uk"],
     ))
     assert identity.exclude_domains == frozenset({"acme.com", "x.co.uk"})
-    assert identity.criteria is UNKNOWN and identity.data_sources is UNKNOWN
+    assert identity.criteria is UNKNOWN
+    assert identity.data_sources is UNKNOWN
     # table.run / columns / auto_import and exclude_task_ids are not part of the identity
     assert CreateIdentity.of_body(body(table={"id": "tbl", "run": False, "auto_import": False},
                                        exclude_domains=["acme.com", "x.co.uk"])) == identity
@@ -126,7 +127,8 @@ async def test_claims_are_handed_out_once() -> None:
     claims = Claims(remember=2)
     assert await claims.claim("a")
     assert not await claims.claim("a")
-    assert await claims.claim("b") and await claims.claim("c")
+    assert await claims.claim("b")
+    assert await claims.claim("c")
     assert await claims.claim("a")  # forgotten: only the newest are remembered
 
 

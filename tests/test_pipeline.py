@@ -63,7 +63,8 @@ def client(script: Callable[[HTTPRequest], Any], **options: Any) -> AsyncExtruct
 
 
 def status(code: int, **headers: str) -> HTTPResponse:
-    return json_response({"detail": "no"}, code, {k.replace("_", "-"): v for k, v in headers.items()})
+    named = {key.replace("_", "-"): value for key, value in headers.items()}
+    return json_response({"detail": "no"}, code, named)
 
 
 def dropped() -> APIConnectionError:

@@ -54,7 +54,9 @@ async def test_what_goes_on_the_wire(serve: Serve) -> None:
             pass
     create, results = server.seen
     assert (create.method, create.path) == ("POST", "/v1/discovery_tasks")
-    assert create.body == b'{"query":"freight SaaS","desired_num_results":5,"auto_data_sources":true}'
+    assert create.body == (
+        b'{"query":"freight SaaS","desired_num_results":5,"auto_data_sources":true}'
+    )
     assert create.headers["Content-Type"] == "application/json"
     assert create.headers["Authorization"] == f"Bearer {API_KEY}"
     assert create.headers["Accept"] == "application/json"
@@ -106,7 +108,9 @@ async def raw() -> AsyncIterator[Raw]:
 MALFORMED = {
     "bad status line": b"HTTP/1.1 OK-ish\r\n\r\n",
     "bad chunking": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n",
-    "brotli garbage": b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n\x00\x01\x02\x03",
+    "brotli garbage": (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n\x00\x01\x02\x03"
+    ),
     "oversized header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
     "cut short": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":",
 }
