@@ -21,13 +21,11 @@ import attrs
 from extruct_async import AsyncExtruct
 
 from ._harness import Section, Target, median, ratio, times
-from ._paging import orjson, sdk_parser
 from ._processes import SimulatorProcess, run_job
 
 __all__ = ["FULL", "QUICK", "SMOKE", "Settings", "run"]
 
-SDK = "SDK discovery_tasks.get(), stdlib json (no extra)"
-SDK_ORJSON = "SDK discovery_tasks.get(), orjson (`fast` extra)"
+SDK = "SDK discovery_tasks.get()"
 BARE = "bare aiohttp + json.loads"
 #: Requests per turn: contenders take turns this often within a sample.
 _CHUNK = 50
@@ -67,13 +65,7 @@ async def client_run(*, url: str, api_key: str, settings: dict[str, Any]) -> dic
         task_url = f"{url}/v1/discovery_tasks/{task.id}"
 
         async def sdk() -> object:
-            with sdk_parser(json.loads):
-                return await client.discovery_tasks.get(task.id)
-
-        async def sdk_orjson() -> object:
-            assert orjson is not None
-            with sdk_parser(orjson.loads):
-                return await client.discovery_tasks.get(task.id)
+            return await client.discovery_tasks.get(task.id)
 
         async def bare() -> object:
             async with session.get(task_url) as answer:
@@ -81,8 +73,6 @@ async def client_run(*, url: str, api_key: str, settings: dict[str, Any]) -> dic
                 return json.loads(await answer.read())
 
         contenders = {SDK: sdk, BARE: bare}
-        if orjson is not None:
-            contenders[SDK_ORJSON] = sdk_orjson
         samples: dict[int, dict[str, list[float]]] = {}
         for concurrency in config.concurrency:
             for read in contenders.values():  # warm-up: connections, caches, code paths
@@ -115,19 +105,15 @@ def run(settings: Settings, simulator: SimulatorProcess, *, strict: bool = False
     rows, targets = [], []
     for concurrency, by_name in samples.items():
         bare = median(by_name[BARE])
-        for name in (SDK, SDK_ORJSON, BARE):
-            if name not in by_name:
-                continue
+        for name in (SDK, BARE):
             cpu = median(by_name[name])
             wall = median(by_name[f"{name} wall"])
             rows.append([str(concurrency), name, f"{cpu:.0f} us", times(ratio(cpu, bare)),
                          f"{1e6 / wall:,.0f}"])
-        for name, label in ((SDK, "stdlib json"), (SDK_ORJSON, "orjson")):
-            if name in by_name:
-                targets.append(Target(
-                    "client CPU", f"SDK ({label}) CPU per request vs bare aiohttp,"
-                    f" {concurrency} at once", ratio(median(by_name[name]), bare), 1.3,
-                ))
+        targets.append(Target(
+            "client CPU", f"SDK CPU per request vs bare aiohttp, {concurrency} at once",
+            ratio(median(by_name[SDK]), bare), 1.15,
+        ))
     return Section(
         key="cpu",
         title="3. Client CPU per request",
@@ -136,10 +122,9 @@ def run(settings: Settings, simulator: SimulatorProcess, *, strict: bool = False
             f" turns of {_CHUNK} (A B A B ...); {settings.repetitions} samples; one client"
             " process (simulator in another,"
             " no rate limit); CPU = the client process's `time.process_time()` / requests.",
-            "SDK: `await client.discovery_tasks.get(task_id)` (gate, retry wrapper, logging,"
-            " typed `TaskState`), its JSON parser pinned to the standard library's or to"
-            " orjson (what its `fast` extra uses). Bare: `session.get(url)` +"
-            " `json.loads(await r.read())`.",
+            "SDK: `await client.discovery_tasks.get(task_id)` (gate, pipeline, logging check,"
+            " a `TaskState` decoded by msgspec straight from the bytes). Bare:"
+            " `session.get(url)` + `json.loads(await r.read())`.",
         ],
         headers=["in flight", "contender", "CPU per request", "vs bare aiohttp",
                  "requests/s (wall)"],

@@ -137,7 +137,7 @@ class Section:
 def describe_machine() -> dict[str, Any]:
     """CPU model, cores, OS, Python and the versions of the libraries measured."""
     versions: dict[str, str | None] = {}
-    for name in ("extruct-async", "aiohttp", "httpx", "cattrs", "attrs", "orjson"):
+    for name in ("extruct-async", "aiohttp", "httpx", "msgspec", "cattrs", "attrs"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -65,9 +65,11 @@ class Gate:
         self._dispatch()
 
     async def _acquire(self) -> None:
-        if not self._waiters and self._free and self._ready_at(self._now()) is None:
-            self._admit(self._now())
-            return
+        if not self._waiters and self._free:
+            now = self._now()
+            if self._ready_at(now) is None:
+                self._admit(now)
+                return
         turn = asyncio.get_running_loop().create_future()
         self._waiters.append(turn)
         self._dispatch()

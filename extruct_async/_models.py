@@ -1,17 +1,27 @@
 """Plain data: what the service sends and what callers send it.
 
-Models are attrs classes with no I/O and no conversion logic; every rule for turning
-JSON into them (and back) lives in :mod:`extruct_async._converter`. Inputs and task
-snapshots are frozen. Result rows are plain (slotted, mutable) records: pages bring
-them by the hundred, and a frozen attrs class takes four times as long to build.
-Enum-typed fields are declared ``Enum | str``: a value the service adds later
-arrives as the plain string instead of breaking the caller.
+Models are attrs classes, and they are the schema: answers are decoded straight into
+them by msgspec (``_protocol``), with no dict stage, so a field is declared once, here.
+Inputs and task snapshots are frozen; result rows are plain slotted records (pages bring
+them by the hundred).
+
+What the service may send, and what the models make of it:
+
+- A field the models do not know is ignored; a missing one takes its default.
+- A result row's scalar fields may be null (the service adds, drops and nulls them).
+  Everything else is checked: a value of the wrong type (``"false"`` for a boolean, a
+  string where a list belongs, a null id or collection) is refused, never coerced.
+- Enum-like fields (``status``, ``source``, ``data_sources``) are declared ``str``: a
+  known value becomes its :class:`TaskStatus` / :class:`DataSource` member (a ``str``
+  too, so ``state.status == "done"`` and ``state.status is TaskStatus.DONE`` both
+  hold), and a value the service adds later stays the plain string.
+- Timestamps are aware datetimes; one without an offset is taken as UTC.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timezone
 
 import attrs
 
@@ -81,9 +91,17 @@ class Table:
     auto_import: bool = False
 
 
+_STATUSES: dict[str, TaskStatus] = {member.value: member for member in TaskStatus}
+_SOURCES: dict[str, DataSource] = {member.value: member for member in DataSource}
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
 @attrs.define
 class Score:
-    """One criterion's verdict on one company."""
+    """One criterion's verdict on one company: a grade 1-5, why, and where from."""
 
     grade: int | None = None
     explanation: str | None = None
@@ -94,8 +112,9 @@ class Score:
 class CompanyResult:
     """One result row: a company found by a Deep Search task, with its scores.
 
-    Every field but ``id`` may be None: the service adds, drops and nulls fields
-    over time. ``scores`` maps a criterion ``key`` to its :class:`Score`.
+    Every field but ``id`` and ``scores`` may be None: the service adds, drops and
+    nulls fields over time. ``scores`` maps a criterion ``key`` to its :class:`Score`.
+    ``source`` is a :class:`DataSource` when known, else the string sent.
     """
 
     id: str
@@ -103,10 +122,10 @@ class CompanyResult:
     company_name: str | None = None
     company_description: str | None = None
     company_website: str | None = None
-    relevance: float | None = None
+    relevance: int | float | None = None
     created_at: datetime | None = None
     company_profile_id: str | None = None
-    source: DataSource | str | None = None
+    source: str | None = None
     scores: dict[str, Score] = attrs.field(factory=dict)
     founding_year: int | None = None
     employee_count: str | None = None
@@ -115,10 +134,18 @@ class CompanyResult:
     hq_city: str | None = None
     company_full_description: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        if self.source is not None:
+            self.source = _SOURCES.get(self.source, self.source)
+        if self.created_at is not None:
+            self.created_at = _utc(self.created_at)
+
 
 @attrs.frozen
 class TaskState:
     """A Deep Search task as the service last reported it (an immutable snapshot).
+
+    ``status`` is a :class:`TaskStatus` when known, else the string the service sent.
 
     Counters only grow: ``num_results_discovered`` (candidates found) >=
     ``num_results_enriched`` (passed the relevance pre-filter and got a profile) >=
@@ -128,7 +155,7 @@ class TaskState:
 
     id: str
     created_at: datetime
-    status: TaskStatus | str
+    status: str
     query: str
     desired_num_results: int
     is_exhausted: bool = False
@@ -138,9 +165,20 @@ class TaskState:
     num_results: int = 0
     table_id: str | None = None
     auto_data_sources: bool = True
-    data_sources: tuple[DataSource | str, ...] | None = None
+    data_sources: tuple[str, ...] | None = None
     criteria: tuple[Criterion, ...] | None = None
     exclude_domains: tuple[str, ...] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        # Known values become enum members (still strs); new ones stay as sent.
+        status = self.status
+        if type(status) is str:
+            object.__setattr__(self, "status", _STATUSES.get(status, status))
+        if self.created_at.tzinfo is None:
+            object.__setattr__(self, "created_at", _utc(self.created_at))
+        sources = self.data_sources
+        if sources:
+            object.__setattr__(self, "data_sources", tuple([_SOURCES.get(s, s) for s in sources]))
 
     @property
     def finished(self) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -57,10 +57,11 @@ class Budget:
         self.max_time = max_time
         self._deadline: float | None = None
 
-    def start(self, now: float) -> None:
-        """Start the clock (the first admission); later calls change nothing."""
+    def start(self, now: float) -> float:
+        """Start the clock (the first admission; later calls change nothing); time left."""
         if self._deadline is None:
             self._deadline = now + self.max_time
+        return self._deadline - now
 
     def remaining(self, now: float) -> float:
         """Seconds left; the whole ``max_time`` before the start."""
@@ -203,7 +204,7 @@ class Pipeline:
         """
         loop = self.check_usable()
         budget = budget or Budget(self.policy.max_time)
-        backoff_waits = self.policy.backoff_waits()
+        backoff_waits: Iterator[float] = _Lazy(self.policy.backoff_waits)
         retry = 0
         last: APIError | None = None
         may_have_applied = False
@@ -242,25 +243,26 @@ class Pipeline:
         budget: Budget,
         retry: int,
         last: APIError | None,
-        backoff_waits: Any,
+        backoff_waits: Iterator[float],
     ) -> Reply[Any] | _Failed:
         """One attempt through the gate: its answer, or its failure and the next wait."""
         loop = asyncio.get_running_loop()
         url = self.url(request)
         async with self._shared.gate:
             now = loop.time()
-            budget.start(now)
-            remaining = budget.remaining(now)
+            remaining = budget.start(now)
             if remaining <= 0:  # admitted too late: nothing starts after the deadline
                 return _Failed(last or _out_of_time(request, url, budget), None)
-            total = min(self.timeout.total or math.inf, remaining)
+            timeout = self.timeout
+            if remaining < (timeout.total or math.inf):  # cut to what the budget has left
+                timeout = attrs.evolve(timeout, total=remaining)
             body = encode_body(request)
             outgoing = HTTPRequest(
                 request.method,
                 url,
                 self._headers if body is None else self._json_headers,
                 body,
-                attrs.evolve(self.timeout, total=total),
+                timeout,
                 self.max_response_size,
             )
             try:
@@ -280,9 +282,12 @@ class Pipeline:
                 failure.__cause__ = exc
                 status = None
             else:
-                _log_exchange(request, response.status, loop.time() - now, reply.request_id, retry)
+                if log.isEnabledFor(logging.DEBUG):
+                    _log_exchange(request, response.status, loop.time() - now,
+                                  reply.request_id, retry)
                 return reply
-            _log_exchange(request, status, loop.time() - now, None, retry)
+            if log.isEnabledFor(logging.DEBUG):
+                _log_exchange(request, status, loop.time() - now, None, retry)
             wait = self.policy.next_wait(
                 retry + 1, failure, budget.elapsed(loop.time()), next(backoff_waits)
             )
@@ -293,6 +298,21 @@ class Pipeline:
                 if pause is not None and pause <= self.policy.max_retry_after:
                     self._shared.gate.pause(pause)
             return _Failed(failure, wait)
+
+
+class _Lazy(Iterator[float]):
+    """The backoff waits, made on the first failure only: most requests never need them."""
+
+    __slots__ = ("_make", "_waits")
+
+    def __init__(self, make: Callable[[], Iterator[float]]) -> None:
+        self._make = make
+        self._waits: Iterator[float] | None = None
+
+    def __next__(self) -> float:
+        if self._waits is None:
+            self._waits = self._make()
+        return next(self._waits)
 
 
 async def _look(reconcile: Reconcile, budget: Budget, last: APIError | None) -> Reply[Any] | None:
@@ -321,10 +341,9 @@ def _out_of_time(request: Request, url: str, budget: Budget) -> APITimeoutError:
 def _log_exchange(
     request: Request, status: int | None, seconds: float, request_id: str | None, retry: int
 ) -> None:
-    if log.isEnabledFor(logging.DEBUG):
-        query = f"?{urlencode(request.params)}" if request.params else ""
-        log.debug(
-            "%s %s%s -> %s in %.3fs (request id %s, retry %d)",
-            request.method, request.path, query, status or "no answer", seconds,
-            request_id or "-", retry,
-        )
+    query = f"?{urlencode(request.params)}" if request.params else ""
+    log.debug(
+        "%s %s%s -> %s in %.3fs (request id %s, retry %d)",
+        request.method, request.path, query, status or "no answer", seconds,
+        request_id or "-", retry,
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
 import attrs
+import msgspec
 
 from . import _arguments as check
 from . import _constraints as rules
@@ -70,19 +72,6 @@ MESSAGE_EXCERPT = 300
 _T = TypeVar("_T")
 
 
-def _json_loads() -> Any:
-    """Pick the JSON parser: orjson's when the ``fast`` extra is installed (twice as fast)."""
-    try:
-        import orjson
-    except ImportError:
-        return json.loads
-    return orjson.loads
-
-
-#: Parse a JSON body; both parsers raise a ValueError on bad JSON.
-loads = _json_loads()
-
-
 class Kind(enum.Enum):
     """Which endpoint a request calls, and so what its answer decodes into."""
 
@@ -125,12 +114,17 @@ class Reply(Generic[_T]):
     Attributes:
         value: the model the request asked for.
         request_id: the answer's ``x-request-id`` header, if any.
-        date: the service's clock when it answered (its ``Date`` header), if sent.
+        date_header: the answer's ``Date`` header, if any.
     """
 
     value: _T
     request_id: str | None = None
-    date: datetime | None = None
+    date_header: str | None = None
+
+    @property
+    def date(self) -> datetime | None:
+        """The service's clock when it answered, from ``Date`` (parsed when asked for)."""
+        return service_date(self.date_header)
 
 
 # -- building requests --------------------------------------------------------------
@@ -232,6 +226,8 @@ def task_id(field: str, value: object) -> str:
         InvalidRequestError: not an id (empty, ``.``/``..``, whitespace or control
             characters, not encodable), naming ``field``.
     """
+    if type(value) is str and _PLAIN_ID.fullmatch(value):  # what ids look like: fast
+        return value
     text = check.text(field, value).strip()
     if text.lower().startswith(("https://", "http://")):
         segments = [part for part in urlsplit(text).path.split("/") if part]
@@ -240,7 +236,7 @@ def task_id(field: str, value: object) -> str:
         text = segments[-1]
     if text in (".", ".."):
         raise InvalidRequestError(field, f"{text!r} is not a task id")
-    if any(ch.isspace() or not ch.isprintable() for ch in text):
+    if _NOT_IN_AN_ID.search(text):
         raise InvalidRequestError(field, "a task id holds no spaces or control characters")
     try:
         text.encode("utf-8")
@@ -249,7 +245,14 @@ def task_id(field: str, value: object) -> str:
     return text
 
 
+_NOT_IN_AN_ID = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# Letters, digits, "-" and "_" (a UUID): safe in a URL path as it is.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _task_path(task: object) -> str:
+    if type(task) is str and _PLAIN_ID.fullmatch(task):
+        return f"{TASKS_PATH}/{task}"
     return f"{TASKS_PATH}/{quote(task_id('task_id', task), safe='')}"
 
 
@@ -328,6 +331,25 @@ def _table(value: object) -> Table:
 # -- reading answers ----------------------------------------------------------------
 
 
+@attrs.frozen
+class _ResultsAnswer(TaskState):
+    """A results page on the wire: the task's fields and its ``results`` rows."""
+
+    results: list[CompanyResult] = attrs.field(kw_only=True)  # required
+
+
+# One decoder per answer shape, built once: msgspec decodes straight from the bytes into
+# the models (no dict stage) and names the path of whatever does not fit.
+_DECODERS: dict[Kind, msgspec.json.Decoder[Any]] = {
+    Kind.CREATE: msgspec.json.Decoder(TaskState),
+    Kind.GET: msgspec.json.Decoder(TaskState),
+    Kind.RESUME: msgspec.json.Decoder(TaskState),
+    Kind.LIST: msgspec.json.Decoder(list[TaskState]),
+    Kind.RESULTS: msgspec.json.Decoder(_ResultsAnswer),
+}
+_TASK_FIELDS = tuple(field.name for field in attrs.fields(TaskState))
+
+
 def decode(request: Request, response: HTTPResponse, *, url: str) -> Reply[Any]:
     """Turn an answer into the model ``request`` asked for, or raise what it means.
 
@@ -336,63 +358,29 @@ def decode(request: Request, response: HTTPResponse, *, url: str) -> Reply[Any]:
 
     Raises:
         APIStatusError: (a subclass per status) for a non-2xx answer.
-        APIResponseError: for a 2xx answer that is not the documented JSON.
+        APIResponseError: for a 2xx answer that is not the documented JSON; its message
+            names the field (``$.results[3].scores.fit.grade``) and what was wrong.
     """
     if not 200 <= response.status < 300:
         raise status_error(request, response, url=url)
     try:
-        data = loads(response.body)
-    except (ValueError, RecursionError):
+        value = _DECODERS[request.kind].decode(response.body)
+    except msgspec.ValidationError as exc:
+        # Well-formed JSON of the wrong shape will not change on a retry.
+        raise _shape_error(request, url, f"unexpected answer: {exc}", retryable=False) from None
+    except RecursionError:
+        raise _shape_error(
+            request, url, "unexpected answer: nested too deep", retryable=False
+        ) from None
+    except msgspec.DecodeError:
         raise _shape_error(
             request, url, f"{response.status} answer is not valid JSON ({len(response.body)} bytes)"
         ) from None
-    try:
-        value = _model(request.kind, data)
-    except _Unexpected as exc:
-        # Well-formed JSON of the wrong shape will not change on a retry.
-        raise _shape_error(request, url, f"unexpected answer: {exc}", retryable=False) from None
-    return Reply(
-        value, response.headers.get("x-request-id"), service_date(response.headers.get("date"))
-    )
-
-
-class _Unexpected(Exception):
-    """The JSON is not shaped as the reference pages say."""
-
-
-def _model(kind: Kind, data: Any) -> Any:
-    if kind is Kind.LIST:
-        if not isinstance(data, list):
-            raise _Unexpected(f"expected an array of tasks, got {_json_type(data)}")
-        return [_task(item, f"[{i}]") for i, item in enumerate(data)]
-    if kind is Kind.RESULTS:
-        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-            raise _Unexpected("expected an object with a 'results' array")
-        rows = data["results"]
-        state = _task({k: v for k, v in data.items() if k != "results"}, "")
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict):
-                raise _Unexpected(f"results[{i}]: expected an object, got {_json_type(row)}")
-        try:
-            return ResultsPage(state, converter.structure(rows, list[CompanyResult]))
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise _Unexpected(f"a result row: {exc!r}") from None
-    return _task(data, "")
-
-
-def _task(data: Any, where: str) -> TaskState:
-    if not isinstance(data, dict):
-        raise _Unexpected(f"{where or 'body'}: expected a task object, got {_json_type(data)}")
-    try:
-        return converter.structure(data, TaskState)
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise _Unexpected(f"{where or 'task'}: {exc!r}") from None
-
-
-def _json_type(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), "null" if value is None else "a number"
-    )
+    if request.kind is Kind.RESULTS:
+        state = TaskState(*(getattr(value, name) for name in _TASK_FIELDS))
+        value = ResultsPage(state, value.results)
+    headers = response.headers
+    return Reply(value, headers.get("x-request-id"), headers.get("date"))
 
 
 def _shape_error(
@@ -452,8 +440,8 @@ def _error_class(request: Request, status: int) -> type[APIStatusError]:
 
 def _body(raw: bytes) -> Any:
     try:
-        return loads(raw)
-    except (ValueError, RecursionError):
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
         return raw.decode("utf-8", errors="replace")
 
 

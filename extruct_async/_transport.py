@@ -15,8 +15,10 @@ request fails is whether the request can have reached the service:
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -63,6 +65,10 @@ class Headers(dict[str, str]):
     __str__ = __repr__
 
 
+def _headers(headers: Mapping[str, str]) -> Headers:
+    return headers if type(headers) is Headers else Headers(headers)
+
+
 def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
     return {str(key).lower(): str(value) for key, value in headers.items()}
 
@@ -106,7 +112,7 @@ class HTTPRequest:
 
     method: str
     url: str
-    headers: Mapping[str, str] = attrs.field(factory=Headers, converter=Headers)
+    headers: Mapping[str, str] = attrs.field(factory=Headers, converter=_headers)
     body: bytes | None = None
     timeout: Timeout = Timeout()
     max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
@@ -163,10 +169,12 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._max_connections = max_connections
-        self._trust_env = trust_env
+        self._trust_env = trust_env if session is None else session.trust_env
         self._callers = session
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self._max_connections})"
@@ -178,17 +186,17 @@ class AiohttpTransport:
             import aiohttp
 
             # Created on first use, inside the running loop, as aiohttp requires.
+            # aiohttp's own trust_env costs two thread hops per request (a netrc and a
+            # proxy lookup): the environment's proxy is looked up here, once per host.
             callers = self._callers
             if callers is None:
                 session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=self._max_connections),
-                    trust_env=self._trust_env,
+                    connector=aiohttp.TCPConnector(limit=self._max_connections)
                 )
             else:
                 session = aiohttp.ClientSession(
                     connector=callers.connector,
                     connector_owner=False,
-                    trust_env=callers.trust_env,
                     trace_configs=list(callers.trace_configs),
                 )
             # aiohttp silently re-sends an idempotent request once when a reused
@@ -213,6 +221,14 @@ class AiohttpTransport:
         session = self._open()
         method, url = request.method, request.url
         timeout = request.timeout
+        limits = self._timeouts.get(timeout)
+        if limits is None:
+            limits = aiohttp.ClientTimeout(
+                total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+            )
+            if len(self._timeouts) < 64:  # the budget cuts totals: don't keep every one
+                self._timeouts[timeout] = limits
+        proxy = await self._proxy(url) if self._trust_env else None
         failure: ExtructError
         try:
             async with session.request(
@@ -220,9 +236,8 @@ class AiohttpTransport:
                 url,
                 headers=request.headers,
                 data=request.body,
-                timeout=aiohttp.ClientTimeout(
-                    total=timeout.total, connect=timeout.connect, sock_read=timeout.read
-                ),
+                timeout=limits,
+                proxy=proxy,
                 allow_redirects=False,
             ) as answer:
                 if not 200 <= answer.status < 300:
@@ -267,12 +282,27 @@ class AiohttpTransport:
         # frames they carry hold the request headers, and so the API key.
         raise failure
 
+    async def _proxy(self, url: str) -> str | None:
+        """The proxy the environment names for ``url``'s host (``HTTPS_PROXY``, ``NO_PROXY``)."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            self._proxies[key] = await asyncio.to_thread(_environment_proxy, *key)
+        return self._proxies[key]
+
     async def aclose(self) -> None:
         """Close the session (a caller's connector stays open); idempotent."""
         self._closed = True
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+def _environment_proxy(scheme: str, host: str) -> str | None:
+    proxies = urllib.request.getproxies()
+    if not host or urllib.request.proxy_bypass(host):
+        return None
+    return proxies.get(scheme) or proxies.get("all")
 
 
 async def _read(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:

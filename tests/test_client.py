@@ -518,7 +518,8 @@ async def test_unexpected_results_shape(
         data={**task_json(), "results": [{"company_name": "no id"}]},
     )
     task = await client.discovery_tasks.get("t1")
-    with pytest.raises(APIResponseError, match="'results' array"):
+    with pytest.raises(APIResponseError, match=r"Expected `array`, got `int` - at `\$.results`"):
         await anext(task.pages())
-    with pytest.raises(APIResponseError, match="a result row"):
+    missing_id = r"missing required field `id` - at `\$.results\[0\]`"
+    with pytest.raises(APIResponseError, match=missing_id):
         await anext(task.pages())

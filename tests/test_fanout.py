@@ -200,14 +200,15 @@ async def test_status_reads_fall_back_when_the_list_does_not_help() -> None:
 
 
 async def test_a_stale_list_entry_never_finishes_a_resumed_task() -> None:
+    import msgspec
+
     from extruct_async._models import TaskState
     from extruct_async._polling import _older
 
     base = dict(id="t", created_at="2026-01-01T00:00:00Z", query="q")
-    from extruct_async._converter import converter
 
     def state(**fields: Any) -> TaskState:
-        return converter.structure({**base, **fields}, TaskState)
+        return msgspec.convert({**base, **fields}, TaskState)
 
     resumed = state(status="in_progress", desired_num_results=125, num_results=100)
     assert _older(state(status="done", desired_num_results=100, num_results=100), resumed)

@@ -8,8 +8,9 @@ import signal
 import time
 from pathlib import Path
 
+import msgspec
+
 from extruct_async import CompanyResult
-from extruct_async._converter import converter
 
 from .conftest import DOOMED, ThreadedFake, assert_clean_error, assert_no_noise, popen
 
@@ -17,7 +18,7 @@ FAST = ("--poll-interval", "0.05")
 
 
 def as_rows(dicts: list[dict[str, object]]) -> list[CompanyResult]:
-    return [converter.structure(d, CompanyResult) for d in dicts]
+    return msgspec.convert(dicts, list[CompanyResult])
 
 
 def test_table_lists_every_row_best_first(cli, fake: ThreadedFake) -> None:
