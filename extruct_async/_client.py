@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
@@ -126,14 +126,26 @@ class DiscoveryTasks:
 
     @overload
     async def create_many(
-        self, specs: Iterable[str | Mapping[str, Any]], *, return_exceptions: Literal[False] = ...
+        self,
+        specs: Iterable[str | Mapping[str, Any]],
+        *,
+        return_exceptions: Literal[False] = ...,
+        on_created: Callable[[int, DiscoveryTask], None] | None = ...,
     ) -> builtins.list[DiscoveryTask]: ...
     @overload
     async def create_many(
-        self, specs: Iterable[str | Mapping[str, Any]], *, return_exceptions: Literal[True]
+        self,
+        specs: Iterable[str | Mapping[str, Any]],
+        *,
+        return_exceptions: Literal[True],
+        on_created: Callable[[int, DiscoveryTask], None] | None = ...,
     ) -> builtins.list[DiscoveryTask | APIError]: ...
     async def create_many(
-        self, specs: Iterable[str | Mapping[str, Any]], *, return_exceptions: bool = False
+        self,
+        specs: Iterable[str | Mapping[str, Any]],
+        *,
+        return_exceptions: bool = False,
+        on_created: Callable[[int, DiscoveryTask], None] | None = None,
     ) -> builtins.list[DiscoveryTask] | builtins.list[DiscoveryTask | APIError]:
         """Create a batch of tasks through the gate; return their handles in order.
 
@@ -142,24 +154,60 @@ class DiscoveryTasks:
         before anything is sent; a bad one raises, naming it (``specs[3].query``).
         Each create has :meth:`create`'s no-duplicate retries.
 
+        **Cancelled** (a timeout, Ctrl-C, a web request that went away), the batch
+        keeps every task it paid for: creates not yet sent are never sent, and creates
+        already sent are finished first (their look-ups included), so each task that
+        exists reaches ``on_created`` before the cancellation goes on. A second
+        cancellation stops waiting for them.
+
         Args:
             specs: what to create.
             return_exceptions: put the error of a failed create in its place in the
                 returned list instead of raising.
+            on_created: called with ``(index of the spec, task)`` as each task is
+                created, in the order they are: record them here (a database, a list)
+                to keep them whatever happens to the batch.
 
         Raises:
             CreateManyError: some creates failed; it holds the tasks that were
                 created, so none is lost.
         """
         requests = [_spec_request(i, spec) for i, spec in enumerate(check.sequence("specs", specs))]
-        outcomes = await asyncio.gather(
-            *(self._endpoints.create(request) for request in requests), return_exceptions=True
-        )
+        loop = asyncio.get_running_loop()
+        admitted: builtins.list[bool] = [False] * len(requests)
+
+        async def create(index: int, request: Request) -> DiscoveryTask:
+            def admit() -> None:
+                admitted[index] = True
+
+            task = self._handle(await self._endpoints.create(request, on_admit=admit))
+            if on_created is not None:
+                on_created(index, task)
+            return task
+
+        children = [loop.create_task(create(i, r)) for i, r in enumerate(requests)]
+        try:
+            if children:
+                await asyncio.wait(children)
+        except asyncio.CancelledError:
+            for child, went in zip(children, admitted, strict=True):
+                if not went:
+                    child.cancel()  # never sent: it never will be
+            sent = [c for c, went in zip(children, admitted, strict=True) if went and not c.done()]
+            if sent:
+                await asyncio.wait(sent)  # may have applied: finish; a second cancel ends it
+            raise
+        finally:
+            for child in children:  # on any way out, nothing runs on unattended
+                child.cancel()
+                if child.done() and not child.cancelled():
+                    child.exception()  # retrieved here, reported below (or not, if cancelled)
         created: builtins.list[DiscoveryTask | APIError] = []
-        for outcome in outcomes:
-            if not isinstance(outcome, (Reply, APIError)):
-                raise outcome  # a bug or a cancellation, not a failed create
-            created.append(self._handle(outcome) if isinstance(outcome, Reply) else outcome)
+        for child in children:
+            error = child.exception()
+            if error is not None and not isinstance(error, APIError):
+                raise error  # a bug, not a failed create
+            created.append(child.result() if error is None else error)
         if return_exceptions:
             return created
         handles = [c if isinstance(c, DiscoveryTask) else None for c in created]

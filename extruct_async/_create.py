@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -167,8 +167,14 @@ class Creates:
         self.claims = claims or Claims()
         self._turns: dict[str, list[_Turn]] = {}  # by query: only those can be the same
 
-    async def create(self, request: Request) -> Reply[TaskState]:
+    async def create(
+        self, request: Request, *, on_admit: Callable[[], None] | None = None
+    ) -> Reply[TaskState]:
         """Send a create; after a failure that may have applied, adopt its task.
+
+        Args:
+            request: the create.
+            on_admit: called when the create is first let through to be sent.
 
         Raises:
             APIError: the create failed, and no task of it was found.
@@ -180,7 +186,9 @@ class Creates:
             async def reconcile(budget: Budget) -> Reply[Any] | None:
                 return await self._find(identity, budget)
 
-            reply: Reply[TaskState] = await self._pipeline.send(request, reconcile=reconcile)
+            reply: Reply[TaskState] = await self._pipeline.send(
+                request, reconcile=reconcile, on_admit=on_admit
+            )
             await self.claims.claim(reply.value.id)  # a no-op if the look-up adopted it
             return reply
 

@@ -7,6 +7,7 @@ thing a resume needs to be safe to retry: how to tell that it took effect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ._create import Creates
@@ -36,9 +37,11 @@ class Endpoints:
         """The same calls through another pipeline (``with_options``), sharing claims."""
         return Endpoints(pipeline, Creates(pipeline, self.creates.claims))
 
-    async def create(self, request: Request) -> Reply[TaskState]:
+    async def create(
+        self, request: Request, *, on_admit: Callable[[], None] | None = None
+    ) -> Reply[TaskState]:
         """Create a task; never two for one call, whatever fails (see ``_create``)."""
-        return await self.creates.create(request)
+        return await self.creates.create(request, on_admit=on_admit)
 
     async def get(self, task_id: str) -> Reply[TaskState]:
         """A task's current state."""

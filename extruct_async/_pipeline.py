@@ -189,6 +189,7 @@ class Pipeline:
         *,
         budget: Budget | None = None,
         reconcile: Reconcile | None = None,
+        on_admit: Callable[[], None] | None = None,
     ) -> Reply[Any]:
         """Send ``request``, retrying as the policy says; return the decoded answer.
 
@@ -198,6 +199,8 @@ class Pipeline:
                 by default a new one of the policy's ``max_time``.
             reconcile: for a create or resume, finds its effect after a failure that
                 may have applied. Without it, such a failure is raised, never re-sent.
+            on_admit: called when an attempt is admitted, just before it is sent: from
+                then on the request may reach the service.
 
         Raises:
             APIError: the last failure, when no retry is left or allowed.
@@ -213,7 +216,7 @@ class Pipeline:
                 found = await _look(reconcile, budget, last)
                 if found is not None:
                     return found
-            outcome = await self._attempt(request, budget, retry, last, backoff_waits)
+            outcome = await self._attempt(request, budget, retry, last, backoff_waits, on_admit)
             if isinstance(outcome, Reply):
                 return outcome
             last, wait = outcome.error, outcome.wait
@@ -244,6 +247,7 @@ class Pipeline:
         retry: int,
         last: APIError | None,
         backoff_waits: Iterator[float],
+        on_admit: Callable[[], None] | None = None,
     ) -> Reply[Any] | _Failed:
         """One attempt through the gate: its answer, or its failure and the next wait."""
         loop = asyncio.get_running_loop()
@@ -253,6 +257,8 @@ class Pipeline:
             remaining = budget.start(now)
             if remaining <= 0:  # admitted too late: nothing starts after the deadline
                 return _Failed(last or _out_of_time(request, url, budget), None)
+            if on_admit is not None:
+                on_admit()
             timeout = self.timeout
             if remaining < (timeout.total or math.inf):  # cut to what the budget has left
                 timeout = attrs.evolve(timeout, total=remaining)

@@ -348,3 +348,40 @@ async def test_many_watchers_of_one_task_share_its_reads() -> None:
         await asyncio.gather(*(t.wait(poll_interval=2) for t in [task, same] * 5))
         reads = count(server, "get", since=start) + count(server, "list", since=start)
         assert reads <= (server.time() - start) / 2 + 1  # one schedule, not ten
+
+
+# -- a cancelled batch keeps what it paid for --------------------------------------------
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.35])
+async def test_a_cancelled_create_many_keeps_every_task_it_created(latency: float) -> None:
+    async with fake(latency=latency) as server, client_for(server, rate_limit=10) as client:
+        recorded: dict[int, str] = {}
+        specs = [f"{QUERY} {i}" for i in range(20)]
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                client.discovery_tasks.create_many(
+                    specs, on_created=lambda i, task: recorded.__setitem__(i, task.id)),
+                timeout=1.0,
+            )
+        # Ten creates started in the second (rate 10/s); with latency, the last ones were
+        # still waiting for their answers at the timeout, and were finished first.
+        assert sorted(recorded.values()) == sorted(server.tasks)
+        assert len(recorded) >= 8
+        assert len(server.tasks) < 20  # the rest were never sent
+        assert all(server.tasks[task_id].query == specs[i] for i, task_id in recorded.items())
+
+
+async def test_a_create_lost_on_the_wire_at_cancellation_is_found_and_kept() -> None:
+    async with fake() as server, client_for(server, rate_limit=None) as client:
+        server.inject("commit_then_drop", endpoint="create")
+        recorded: list[str] = []
+        batch = asyncio.ensure_future(client.discovery_tasks.create_many(
+            ["one", "two"], on_created=lambda i, task: recorded.append(task.id)))
+        while server.create_count < 2:  # both sent, one answer lost on the wire
+            await asyncio.sleep(0.01)
+        batch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await batch
+        assert sorted(recorded) == sorted(server.tasks)
+        assert len(recorded) == 2
