@@ -28,7 +28,7 @@ def test_jsonl_rows_in_field_order_with_iso_datetimes() -> None:
     writer.write(row())
     writer.write(row(id="row-2", company_name="Über GmbH"))
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
-    assert first["created_at"] == "2025-03-04T05:06:07+00:00"
+    assert first["created_at"] == "2025-03-04T05:06:07Z"  # as the service writes it
     assert first["source"] == "linkedin"
     assert first["scores"]["has_api"] == {"grade": 5, "explanation": "Docs",
                                           "sources": ["https://a"]}
@@ -48,7 +48,7 @@ def test_csv_flattens_scores_to_one_grade_column_per_key() -> None:
     assert written[0]["score.unseen"] == ""
     assert written[0]["relevance"] == "87.5"
     assert written[0]["founding_year"] == ""
-    assert written[0]["created_at"] == "2025-03-04T05:06:07+00:00"
+    assert written[0]["created_at"] == "2025-03-04T05:06:07Z"
     assert "scores" not in written[0]
 
 

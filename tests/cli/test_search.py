@@ -43,7 +43,7 @@ def test_jsonl_stdout_carries_only_rows_matching_the_service(cli, fake: Threaded
     assert as_rows([json.loads(line) for line in lines]) == as_rows(fake.visible_rows(task_id))
     first = json.loads(lines[0])
     assert list(first)[:3] == ["id", "task_id", "company_name"]  # the models' field order
-    assert first["created_at"].endswith("+00:00")  # ISO 8601, with its offset
+    assert first["created_at"].endswith("Z")  # ISO 8601 in UTC, as the service writes it
     assert task_id in done.stderr  # progress and notes went to stderr
     assert_no_noise(done.stderr)
 
