@@ -38,12 +38,18 @@ with ``python -m extruct_async.testing --port 8080``; in pytest, use the ``extru
 
 from ._faults import ENDPOINTS, FAULT_KINDS
 from ._log import RequestRecord
-from ._server import DEFAULT_API_KEY, DEFAULT_SECONDS_PER_RESULT, FakeExtructServer
+from ._server import (
+    DEFAULT_API_KEY,
+    DEFAULT_QUALIFICATION_STEPS,
+    DEFAULT_SECONDS_PER_RESULT,
+    FakeExtructServer,
+)
 from ._standalone import add_server_arguments, run_server, serve, server_options
 from ._tasks import SimulatedTask
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DEFAULT_QUALIFICATION_STEPS",
     "DEFAULT_SECONDS_PER_RESULT",
     "ENDPOINTS",
     "FAULT_KINDS",

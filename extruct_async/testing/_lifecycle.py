@@ -141,12 +141,14 @@ class Run:
     Attributes:
         start: Clock time of step 0.
         base: The frontiers at step 0.
+        goal: The candidates it evaluates and qualifies, counted from the first.
         end_step: The step at which the run ends (frontiers freeze there).
         failed: Whether the run ends with the task ``failed`` rather than ``done``.
     """
 
     start: float
     base: Frontiers
+    goal: int
     end_step: int
     failed: bool
 
@@ -180,8 +182,8 @@ def start_run(*, start: float, base: Frontiers, goal: int, pace: Pace, fails: bo
     # The qualification lag is added so that a failing task still shows a few rows first.
     failure = min(pace.failing_steps + pace.qualification_lag, finish // 2)
     if fails and failure >= 1:
-        return Run(start=start, base=base, end_step=failure, failed=True)
-    return Run(start=start, base=base, end_step=finish, failed=False)
+        return Run(start=start, base=base, goal=goal, end_step=failure, failed=True)
+    return Run(start=start, base=base, goal=goal, end_step=finish, failed=False)
 
 
 def progress(runs: Sequence[Run], now: float, *, pace: Pace, pool: int) -> Progress:
@@ -220,8 +222,14 @@ def _frontiers_at(run: Run, step: int, *, pace: Pace, pool: int) -> Frontiers:
     def enriched(at: int) -> int:
         return min(discovered(at - pace.enrichment_lag), base.enriched + max(at, 0))
 
+    # Discovery and enrichment run on while the last candidates are qualified; evaluation stops
+    # at the goal, so that a finished task has a row for every candidate it evaluated.
+    evaluation_goal = max(run.goal, base.evaluated)
+
     def evaluated(at: int) -> int:
-        return min(enriched(at - pace.evaluation_lag), base.evaluated + max(at, 0))
+        return min(
+            enriched(at - pace.evaluation_lag), base.evaluated + max(at, 0), evaluation_goal
+        )
 
     qualified = min(evaluated(step - pace.qualification_lag), base.qualified + max(step, 0))
     return Frontiers(discovered(step), enriched(step), evaluated(step), qualified)

@@ -218,9 +218,7 @@ class _Errors:
             if name not in allowed:
                 self.add((*loc, name), "extra_forbidden", "Extra inputs are not permitted", value)
 
-    def integer(
-        self, loc: Loc, value: object, low: int, high: int | None = None
-    ) -> int:
+    def integer(self, loc: Loc, value: object, low: int, high: int | None = None) -> int:
         number = lax_int(value)
         if isinstance(number, str):
             self.add(loc, number, _INT_MESSAGES[number], value)
