@@ -267,22 +267,28 @@ class FakeExtructServer:
         the matching requests, whatever their answer would have been. A kind either commits
         the request's effect (a create creates its task, a resume resumes) or not:
 
-        ====================  =======  =======================================================
-        kind                  commits  what the client sees
-        ====================  =======  =======================================================
-        ``500`` ``502``       no       that status and a JSON ``detail``, at once, as from a
-        ``503`` ``504``                gateway in front of the service
-        ``503-retry-after``   no       503 with ``Retry-After: retry_after``
-        ``429``               no       429 with ``Retry-After: retry_after``
-        ``drop``              no       the connection closes once the request is read
-        ``truncate``          yes      full headers and ``Content-Length``, half the body,
-                                       then the connection closes
-        ``invalid_json``      yes      a complete answer, real status, body not JSON
-        ``slow``              yes      the real answer, ``slow_seconds`` late; the effect
-                                       happens at once, the answer shows the state then
-        ``commit_then_drop``  yes      create only: the task is created, then the connection
-                                       closes with no answer
-        ====================  =======  =======================================================
+        ======================  =======  =====================================================
+        kind                    commits  what the client sees
+        ======================  =======  =====================================================
+        ``500`` ``502``         no       that status at once, as from a gateway in front of
+        ``503`` ``504``                  the service: its body is ``gateway_body`` (an HTML
+                                         page by default)
+        ``503-retry-after``     no       the same 503 with ``Retry-After: retry_after``
+        ``429``                 no       429, a JSON ``detail`` and ``Retry-After:
+                                         retry_after``
+        ``429-no-retry-after``  no       429 and a JSON ``detail``, no ``Retry-After``
+        ``drop``                no       the connection closes once the request is read
+        ``truncate``            yes      full headers and ``Content-Length``, half the body,
+                                         then the connection closes
+        ``invalid_json``        yes      a complete answer, real status, body not JSON
+        ``slow``                yes      the real answer, ``slow_seconds`` late; the effect
+                                         happens at once, the answer shows the state then
+        ``commit_then_drop``    yes      create only: the task is created, then the
+                                         connection closes with no answer
+        ======================  =======  =====================================================
+
+        ``Retry-After`` is written as ``retry_after_format`` says: with ``none``, the ``429``
+        and ``503-retry-after`` kinds carry none either.
 
         Note that aiohttp's client retries a GET once by itself when the connection drops, so
         a single ``drop`` on a read goes unnoticed by aiohttp-based clients.
@@ -377,7 +383,7 @@ class FakeExtructServer:
         return [json.loads(row) for row in rows.page(0, len(rows))]
 
     def _app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._stamp_date])
         router = app.router
         router.add_post(_TASKS, self._endpoint("create", self._create))
         router.add_get(_TASKS, self._endpoint("list", self._list), allow_head=False)
@@ -389,7 +395,6 @@ class FakeExtructServer:
             router.add_route("*", path, _method_not_allowed(allowed))
         router.add_route("*", _RESUME, _method_not_allowed("POST"))
         router.add_route("*", "/{tail:.*}", _not_found)
-        app.on_response_prepare.append(self._stamp_date)
         return app
 
     def _create(self, request: web.Request, body: bytes, now: float) -> bytes:
@@ -503,10 +508,16 @@ class FakeExtructServer:
             return self._http_date(now + seconds)
         return str(seconds)
 
-    async def _stamp_date(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
-        # Endpoint answers carry the Date of the instant they describe; the rest get it here.
+    @web.middleware
+    async def _stamp_date(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Endpoint answers carry the Date of the instant they describe; the rest get it here,
+        # before aiohttp would stamp the machine's own clock on them.
+        response = await handler(request)
         if hdrs.DATE not in response.headers and self._clock is not None:
             response.headers[hdrs.DATE] = self._http_date(self._clock())
+        return response
 
     async def _deliver(
         self, fault: str | None, request: web.Request, answer: web.Response
