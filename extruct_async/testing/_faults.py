@@ -1,6 +1,12 @@
 """Injected transport faults: which request gets which, and how each kind is served.
 
 ``FakeExtructServer.inject`` documents the kinds and what each one commits.
+
+The 5xx kinds come from a gateway in front of the service, so their bodies are what such a
+gateway writes (``GATEWAY_BODIES``): an nginx-style HTML error page by default, or plain text
+(Starlette's own unhandled-exception 500 is ``text/plain``), or the FastAPI-shaped JSON
+``{"detail": ...}`` that older versions of the simulator sent. The 429 kinds answer JSON, as the
+service's own rate limiter does.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ __all__ = [
     "COMMITTING_FAULTS",
     "ENDPOINTS",
     "FAULT_KINDS",
+    "GATEWAY_BODIES",
+    "RETRY_AFTER_FAULTS",
     "FaultPlan",
     "drop_connection",
-    "gateway_error",
     "invalid_json",
+    "status_fault",
     "truncate",
 ]
 
@@ -31,6 +39,7 @@ FAULT_KINDS = (
     "503-retry-after",
     "504",
     "429",
+    "429-no-retry-after",
     "drop",
     "truncate",
     "invalid_json",
@@ -42,15 +51,27 @@ COMMITTING_FAULTS = frozenset({"truncate", "invalid_json", "slow", "commit_then_
 #: Endpoint names, for ``FakeExtructServer.inject`` and the request log.
 ENDPOINTS = ("create", "list", "get", "results", "resume")
 
+#: Bodies a gateway can give its 5xx answers: ``html``, ``text`` or ``json``.
+GATEWAY_BODIES = ("html", "text", "json")
+
 _CREATE_ONLY = frozenset({"commit_then_drop"})
-_GATEWAY_ANSWERS = {
+_STATUS_ANSWERS = {
     "500": (500, "Internal Server Error"),
     "502": (502, "Bad Gateway"),
     "503": (503, "Service Unavailable"),
     "503-retry-after": (503, "Service Unavailable"),
     "504": (504, "Gateway Timeout"),
     "429": (429, "Too Many Requests"),
+    "429-no-retry-after": (429, "Too Many Requests"),
 }
+#: The kinds whose answer carries ``Retry-After`` (unless the server is set to send none).
+RETRY_AFTER_FAULTS = frozenset({"429", "503-retry-after"})
+# nginx's own error page, byte for byte but for the status line; Cloudflare's are longer HTML.
+_NGINX_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
 
 
 @attrs.define
@@ -97,11 +118,25 @@ class FaultPlan:
         return None
 
 
-def gateway_error(kind: str, *, retry_after: int) -> web.Response:
-    """Return the answer of a status fault (``500`` ... ``429``)."""
-    status, reason = _GATEWAY_ANSWERS[kind]
-    headers = {"Retry-After": str(retry_after)} if kind in ("429", "503-retry-after") else None
-    return web.json_response({"detail": reason}, status=status, headers=headers)
+def status_fault(kind: str, *, body: str, retry_after: str | None) -> web.Response:
+    """Return the answer of a status fault (``500`` ... ``429-no-retry-after``).
+
+    Args:
+        kind: The fault kind.
+        body: The body of a 5xx answer, one of ``GATEWAY_BODIES``; 429s are always JSON.
+        retry_after: The ``Retry-After`` value for the kinds in ``RETRY_AFTER_FAULTS``, or
+            None to send none.
+    """
+    status, reason = _STATUS_ANSWERS[kind]
+    headers = {}
+    if retry_after is not None and kind in RETRY_AFTER_FAULTS:
+        headers["Retry-After"] = retry_after
+    if status == 429 or body == "json":
+        return web.json_response({"detail": reason}, status=status, headers=headers)
+    if body == "html":
+        page = _NGINX_PAGE.format(status=status, reason=reason)
+        return web.Response(text=page, status=status, headers=headers, content_type="text/html")
+    return web.Response(text=reason, status=status, headers=headers, content_type="text/plain")
 
 
 def drop_connection(request: web.BaseRequest) -> web.Response:

@@ -1,20 +1,26 @@
 """A task's progress as a pure function of time.
 
-Every candidate company goes through three phases, one after the other::
+Every candidate company goes through four phases, one after the other, as in the service::
 
     discovery --(enrichment lag)--> enrichment --(evaluation lag)--> evaluation
+              --(qualification lag)--> qualification
 
 Each phase handles one candidate per *step* (``Pace.seconds_per_step``) and never overtakes the
 phase before it. A phase's *frontier* is how many candidates, in discovery order, it has handled.
-Enrichment drops the candidates that fail the relevance pre-filter; the others become result rows
-once evaluated, and some of those are high-fit. Which candidates pass and which rows are high-fit
-follow a Beatty sequence, so every count here is closed-form and nothing runs in the background:
-the simulator computes a task's state from the clock whenever it is asked.
+Enrichment drops the candidates that fail the relevance pre-filter; the others are evaluated, then
+qualified, and only then become visible result rows, some of them high-fit. Which candidates pass
+and which rows are high-fit follow a Beatty sequence, so every count here is closed-form and
+nothing runs in the background: the simulator computes a task's state from the clock whenever it
+is asked.
 
 A task is a list of *runs*: its creation starts the first, each resume freezes the current one
-where it stands and starts the next from there. A run ends when evaluation reaches its goal (enough
-candidates for the desired number of high-fit results, or the whole candidate pool when that is
-smaller), or early, after some progress, when the task's query is set to fail.
+where it stands and starts the next from there. A run ends when qualification reaches its goal
+(enough candidates for the desired number of high-fit results, or the whole candidate pool when
+that is smaller), or early, after some progress, when the task's query is set to fail.
+
+Qualification is why ``is_exhausted`` is not the end: once the pool runs dry, enrichment catches
+up, then evaluation (``num_results_evaluated == num_results_enriched``), and the task still stays
+``in_progress`` for the qualification lag while its last rows appear.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ __all__ = [
     "Pace",
     "Progress",
     "Run",
-    "evaluated_at",
+    "evaluated_by",
     "progress",
+    "qualified_at",
     "start_run",
 ]
 
@@ -49,16 +56,20 @@ class Pace:
         seconds_per_step: Simulated seconds each phase spends per candidate.
         startup_steps: Steps a new task stays ``created`` before discovery starts.
         enrichment_lag: Steps enrichment runs behind discovery.
-        evaluation_lag: Steps evaluation runs behind enrichment; it is also how long a task
-            stays ``in_progress`` with ``is_exhausted`` true once its pool runs dry.
-        failing_steps: Steps a run of a failing task lasts (half the run, if that is shorter):
-            long enough for some rows to be evaluated first.
+        evaluation_lag: Steps evaluation runs behind enrichment.
+        qualification_lag: Steps qualification runs behind evaluation: a row (and its share of
+            ``num_results``) appears this long after its evaluation. Once a pool runs dry, a task
+            stays ``in_progress`` with ``is_exhausted`` true for the evaluation lag and then,
+            with evaluation caught up, for this long.
+        failing_steps: Steps a run of a failing task lasts, plus the qualification lag (half the
+            run, if that is shorter): long enough for some rows to appear first.
     """
 
     seconds_per_step: float
     startup_steps: int = 5
     enrichment_lag: int = 3
     evaluation_lag: int = 8
+    qualification_lag: int = 0
     failing_steps: int = 20
 
     def steps(self, seconds: float) -> int:
@@ -116,10 +127,11 @@ class Frontiers:
     discovered: int
     enriched: int
     evaluated: int
+    qualified: int
 
 
 #: The frontiers of a task that has not started.
-ZERO = Frontiers(0, 0, 0)
+ZERO = Frontiers(0, 0, 0, 0)
 
 
 @attrs.frozen
@@ -129,12 +141,14 @@ class Run:
     Attributes:
         start: Clock time of step 0.
         base: The frontiers at step 0.
+        goal: The candidates it evaluates and qualifies, counted from the first.
         end_step: The step at which the run ends (frontiers freeze there).
         failed: Whether the run ends with the task ``failed`` rather than ``done``.
     """
 
     start: float
     base: Frontiers
+    goal: int
     end_step: int
     failed: bool
 
@@ -155,20 +169,21 @@ class Progress:
 
 
 def start_run(*, start: float, base: Frontiers, goal: int, pace: Pace, fails: bool) -> Run:
-    """Return a run that starts at ``start`` from ``base`` and ends when ``goal`` is evaluated.
+    """Return a run that starts at ``start`` from ``base`` and ends when ``goal`` is qualified.
 
     Args:
         start: Clock time of step 0.
         base: Frontiers at step 0.
-        goal: Evaluation frontier that completes the run (never more than the pool).
+        goal: Qualification frontier that completes the run (never more than the pool).
         pace: Timing of the phases.
         fails: End the run ``failed`` early instead (unless it is too short to fail).
     """
-    finish = _steps_to_evaluate(base, goal, pace)
-    failure = min(pace.failing_steps, finish // 2)
+    finish = _steps_to_reach(base, goal, pace)
+    # The qualification lag is added so that a failing task still shows a few rows first.
+    failure = min(pace.failing_steps + pace.qualification_lag, finish // 2)
     if fails and failure >= 1:
-        return Run(start=start, base=base, end_step=failure, failed=True)
-    return Run(start=start, base=base, end_step=finish, failed=False)
+        return Run(start=start, base=base, goal=goal, end_step=failure, failed=True)
+    return Run(start=start, base=base, goal=goal, end_step=finish, failed=False)
 
 
 def progress(runs: Sequence[Run], now: float, *, pace: Pace, pool: int) -> Progress:
@@ -183,11 +198,18 @@ def progress(runs: Sequence[Run], now: float, *, pace: Pace, pool: int) -> Progr
     return Progress(status=status, frontiers=frontiers, is_exhausted=frontiers.enriched >= pool)
 
 
-def evaluated_at(runs: Sequence[Run], candidate: int, *, pace: Pace) -> float:
-    """Return the clock time at which candidate number ``candidate`` finished evaluation."""
-    run = next(run for run in reversed(runs) if run.base.evaluated <= candidate)
-    step = _steps_to_evaluate(run.base, candidate + 1, pace)
+def qualified_at(runs: Sequence[Run], candidate: int, *, pace: Pace) -> float:
+    """Return the clock time at which candidate number ``candidate`` was qualified."""
+    run = next(run for run in reversed(runs) if run.base.qualified <= candidate)
+    step = _steps_to_reach(run.base, candidate + 1, pace)
     return run.start + step * pace.seconds_per_step
+
+
+def evaluated_by(run: Run, *, pace: Pace, pool: int) -> float:
+    """Return the clock time from which the evaluation frontier of ``run`` stops moving."""
+    final = _frontiers_at(run, run.end_step, pace=pace, pool=pool)
+    step = _steps_to_reach(run.base, final.evaluated, pace, qualify=False)
+    return run.start + min(step, run.end_step) * pace.seconds_per_step
 
 
 def _frontiers_at(run: Run, step: int, *, pace: Pace, pool: int) -> Frontiers:
@@ -200,17 +222,35 @@ def _frontiers_at(run: Run, step: int, *, pace: Pace, pool: int) -> Frontiers:
     def enriched(at: int) -> int:
         return min(discovered(at - pace.enrichment_lag), base.enriched + max(at, 0))
 
-    evaluated = min(enriched(step - pace.evaluation_lag), base.evaluated + max(step, 0))
-    return Frontiers(discovered(step), enriched(step), evaluated)
+    # Discovery and enrichment run on while the last candidates are qualified; evaluation stops
+    # at the goal, so that a finished task has a row for every candidate it evaluated.
+    evaluation_goal = max(run.goal, base.evaluated)
+
+    def evaluated(at: int) -> int:
+        return min(
+            enriched(at - pace.evaluation_lag), base.evaluated + max(at, 0), evaluation_goal
+        )
+
+    qualified = min(evaluated(step - pace.qualification_lag), base.qualified + max(step, 0))
+    return Frontiers(discovered(step), enriched(step), evaluated(step), qualified)
 
 
-def _steps_to_evaluate(base: Frontiers, goal: int, pace: Pace) -> int:
+def _steps_to_reach(base: Frontiers, goal: int, pace: Pace, *, qualify: bool = True) -> int:
     # The inverse of _frontiers_at: each phase must reach the goal, one lag after the phase before.
-    steps = goal - base.evaluated
+    if qualify:
+        steps = goal - base.qualified
+        lag = pace.qualification_lag
+        if goal > base.evaluated:
+            steps = max(steps, goal - base.evaluated + lag)
+    else:
+        steps = goal - base.evaluated
+        lag = 0
+    lag += pace.evaluation_lag
     if goal > base.enriched:
-        steps = max(steps, goal - base.enriched + pace.evaluation_lag)
+        steps = max(steps, goal - base.enriched + lag)
+    lag += pace.enrichment_lag
     if goal > base.discovered:
-        steps = max(steps, goal - base.discovered + pace.evaluation_lag + pace.enrichment_lag)
+        steps = max(steps, goal - base.discovered + lag)
     return max(steps, 0)
 
 

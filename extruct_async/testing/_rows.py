@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from ._companies import Company, CompanyStream, Grader
-from ._lifecycle import evaluated_at
+from ._lifecycle import qualified_at
 from ._seeding import rng, uuid_from_bits
 from ._tasks import SimulatedTask
 
@@ -22,9 +22,10 @@ _SOURCE_WEIGHTS = {"web_search": 6, "linkedin": 3, "maps": 1}
 class TaskRows:
     """The rows of one task that have become visible so far.
 
-    Row ``n`` is the ``n``-th candidate to pass the pre-filter; it becomes visible when its
-    evaluation ends and never changes afterwards. Reads only ask for more rows as time passes,
-    so rows are generated in order, once, with sequential random draws, and kept as JSON.
+    Row ``n`` is the ``n``-th candidate to pass the pre-filter; it becomes visible when it is
+    qualified (after its evaluation) and never changes afterwards. Reads only ask for more rows
+    as time passes, so rows are generated in order, once, with sequential random draws, and
+    kept as JSON.
     """
 
     def __init__(
@@ -76,7 +77,7 @@ class TaskRows:
             "company_description": found.description,
             "company_website": found.website,
             "relevance": relevance,
-            "created_at": self._timestamp(self._evaluated_at(number)),
+            "created_at": self._timestamp(self._qualified_at(number)),
             "company_profile_id": found.profile_id,
             "source": random.choices(self._sources, cum_weights=self._source_weights)[0],
             "scores": self._grader.scores(random, grades, found.website),
@@ -99,12 +100,12 @@ class TaskRows:
                 self._taken.add(found.domain)
                 return found
 
-    def _evaluated_at(self, number: int) -> float:
+    def _qualified_at(self, number: int) -> float:
         # Rows come in order, so the candidate behind each is found by walking forward.
         rows = self._task.funnel.rows
         while rows(self._candidate + 1) <= number:
             self._candidate += 1
-        return evaluated_at(self._task.runs, self._candidate, pace=self._task.pace)
+        return qualified_at(self._task.runs, self._candidate, pace=self._task.pace)
 
 
 class RowCache:

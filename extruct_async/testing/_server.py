@@ -9,20 +9,22 @@ import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from importlib import resources
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ._clock import ServerClock
 from ._faults import (
     COMMITTING_FAULTS,
     FAULT_KINDS,
+    GATEWAY_BODIES,
     FaultPlan,
     drop_connection,
-    gateway_error,
     invalid_json,
+    status_fault,
     truncate,
 )
 from ._lifecycle import Pace
@@ -30,17 +32,28 @@ from ._log import RequestRecord
 from ._ratelimit import SlidingWindowLimiter, peak_in_window
 from ._service import CandidatePool, FailQueries, Refusal, SimulatedService
 from ._tasks import SimulatedTask
-from ._validation import InvalidRequest
+from ._validation import InvalidRequest, UnreadableBody
 
 if TYPE_CHECKING:
     from extruct_async import AsyncExtruct
 
-__all__ = ["DEFAULT_API_KEY", "DEFAULT_SECONDS_PER_RESULT", "FakeExtructServer"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_QUALIFICATION_STEPS",
+    "DEFAULT_SECONDS_PER_RESULT",
+    "RETRY_AFTER_FORMATS",
+    "FakeExtructServer",
+]
 
 #: The bearer token a simulator accepts unless told otherwise.
 DEFAULT_API_KEY = "extruct-fake-api-key"
 #: Simulated seconds per candidate step: a 100-result task takes about 15 seconds.
 DEFAULT_SECONDS_PER_RESULT = 0.1
+#: The range each task draws its qualification lag from, in steps, as the service behaves (the
+#: standalone server's default; ``FakeExtructServer`` still defaults to 0).
+DEFAULT_QUALIFICATION_STEPS = (10, 20)
+#: How ``Retry-After`` can be written: delay seconds, an HTTP date, or not at all.
+RETRY_AFTER_FORMATS = ("seconds", "http-date", "none")
 
 _TASKS = "/v1/discovery_tasks"
 _TASK = "/v1/discovery_tasks/{task_id}"
@@ -56,7 +69,9 @@ class FakeExtructServer:
 
     Tasks progress with the clock: created, then in progress with growing counters, then done
     (or failed, or exhausted first); nothing runs in the background. Everything is
-    deterministic for a given ``seed`` and sequence of requests.
+    deterministic for a given ``seed`` and sequence of requests. Every answer carries a ``Date``
+    header from the simulated wall clock (``epoch`` plus the server's clock), the clock that
+    ``created_at`` comes from too.
 
     >>> async with FakeExtructServer(seed=7) as server:          # doctest: +SKIP
     ...     async with server.client() as client:
@@ -68,31 +83,48 @@ class FakeExtructServer:
         host: Interface to bind.
         port: Port to bind; 0 picks a free one.
         seconds_per_result: Simulated seconds per candidate step. A task stays ``created``
-            for 5 steps, needs about 1.3 candidates per result, and finishes 11 steps after
-            its last candidate's discovery: 100 results take about 15 seconds by default.
+            for 5 steps, needs about 1.3 candidates per result, and finishes 11 steps plus its
+            qualification lag after its last candidate's discovery: 100 results take about
+            15 seconds by default.
+        qualification_steps: Steps from a row's evaluation to its appearing in results and in
+            ``num_results``: a number, or an inclusive range each task draws its own lag from
+            (seeded; ``SimulatedTask.qualification_seconds`` tells it). The service has such a
+            lag; by default each task draws from ``DEFAULT_QUALIFICATION_STEPS``. 0 makes
+            rows appear as they are evaluated.
         candidate_pool: Candidates discovery can find for a query: a number for every query,
             a mapping from query to number (other queries get the default), or a function of
             the query. The default derives from the query and is large enough for 250 results
             for nine queries in ten. A pool too small for the target exhausts the task: it
-            shows ``is_exhausted`` while still ``in_progress`` and adding rows, then ends
-            ``done`` short of its target.
-        fail_queries: Queries whose tasks fail after 20 steps, with a few rows evaluated:
-            substrings matched case-insensitively, or a predicate.
+            shows ``is_exhausted`` while still ``in_progress``; evaluation then catches up
+            (``num_results_evaluated == num_results_enriched``) while rows keep appearing for
+            the qualification lag (from ``SimulatedTask.evaluated_by`` to ``ends_at``), and
+            the task ends ``done`` short of its target.
+        fail_queries: Queries whose tasks fail after 20 steps plus the qualification lag, with
+            a few rows: substrings matched case-insensitively, or a predicate.
         credits: Credits available (a create costs ``desired_num_results``, a resume
             ``desired_new_results``); None is unlimited. Running out answers 402.
         plan_required: Answer every create with 402 ``plan_required``.
         payment_failed: Answer every create and resume with 402 ``payment_failed``.
         rate_limit: Requests per second allowed per API key, or None for no limit; more
-            are answered 429 with ``Retry-After``.
+            are answered 429, with ``Retry-After`` unless ``retry_after_format`` is ``none``.
         latency: Seconds (on the event loop's clock) added before each answer, except the
             answers of status and ``drop`` faults, which come at once.
         fault_rate: Probability that a request meets a fault drawn from ``fault_kinds``.
         fault_kinds: Kinds of random faults (see ``FAULT_KINDS``).
         slow_seconds: How late a ``slow`` fault answers.
         retry_after: ``Retry-After`` seconds of the ``429`` and ``503-retry-after`` faults.
+        retry_after_format: How every ``Retry-After`` (rate limit and faults) is written:
+            ``seconds`` (delay seconds, the default), ``http-date`` (the simulated wall clock
+            plus the delay, to be read against the answer's ``Date``), or ``none`` (never
+            sent: the service promises no ``Retry-After``).
+        gateway_body: The body of the 5xx faults, as a gateway in front of the service writes
+            it: ``html`` (an nginx error page, the default), ``text`` (the reason phrase, as
+            ``text/plain``) or ``json`` (``{"detail": reason}``).
         clock: Source of time in seconds; default: the running event loop's clock, so a fake
             loop clock (``looptime``) drives the simulation.
-        epoch: Wall-clock time of the server's start, for ``created_at``; default: now.
+        epoch: Wall-clock time of the server's start, for ``created_at`` and the ``Date``
+            header; default: now. A past or future epoch gives the service a clock skewed
+            from the client's.
 
     Raises:
         ValueError: On an option out of range or an unknown fault kind.
@@ -106,6 +138,7 @@ class FakeExtructServer:
         host: str = "127.0.0.1",
         port: int = 0,
         seconds_per_result: float = DEFAULT_SECONDS_PER_RESULT,
+        qualification_steps: int | tuple[int, int] = DEFAULT_QUALIFICATION_STEPS,
         candidate_pool: CandidatePool = None,
         fail_queries: FailQueries = (),
         credits: int | None = None,
@@ -117,6 +150,8 @@ class FakeExtructServer:
         fault_kinds: Collection[str] = FAULT_KINDS,
         slow_seconds: float = 60.0,
         retry_after: int = 1,
+        retry_after_format: str = "seconds",
+        gateway_body: str = "html",
         clock: Callable[[], float] | None = None,
         epoch: datetime | None = None,
     ) -> None:
@@ -124,12 +159,18 @@ class FakeExtructServer:
         _require(latency >= 0 and slow_seconds >= 0, "latency and slow_seconds must be >= 0")
         _require(retry_after >= 0, "retry_after must be >= 0")
         _require(credits is None or credits >= 0, "credits must be None or >= 0")
+        _require(
+            retry_after_format in RETRY_AFTER_FORMATS,
+            f"retry_after_format must be one of {RETRY_AFTER_FORMATS}",
+        )
+        _require(gateway_body in GATEWAY_BODIES, f"gateway_body must be one of {GATEWAY_BODIES}")
         self._api_key = api_key
         self._host = host
         self._port = port
         self._service = SimulatedService(
             seed=seed,
             pace=Pace(seconds_per_step=seconds_per_result),
+            qualification_steps=_step_range(qualification_steps),
             candidate_pool=candidate_pool,
             fail_queries=fail_queries,
             credits=credits,
@@ -142,6 +183,8 @@ class FakeExtructServer:
         self._faults = FaultPlan(seed=seed, rate=fault_rate, kinds=fault_kinds)
         self._slow_seconds = slow_seconds
         self._retry_after = retry_after
+        self._retry_after_format = retry_after_format
+        self._gateway_body = gateway_body
         self._clock_source = clock
         self._epoch_option = epoch
         self._clock: ServerClock | None = None
@@ -223,22 +266,28 @@ class FakeExtructServer:
         the matching requests, whatever their answer would have been. A kind either commits
         the request's effect (a create creates its task, a resume resumes) or not:
 
-        ====================  =======  =======================================================
-        kind                  commits  what the client sees
-        ====================  =======  =======================================================
-        ``500`` ``502``       no       that status and a JSON ``detail``, at once, as from a
-        ``503`` ``504``                gateway in front of the service
-        ``503-retry-after``   no       503 with ``Retry-After: retry_after``
-        ``429``               no       429 with ``Retry-After: retry_after``
-        ``drop``              no       the connection closes once the request is read
-        ``truncate``          yes      full headers and ``Content-Length``, half the body,
-                                       then the connection closes
-        ``invalid_json``      yes      a complete answer, real status, body not JSON
-        ``slow``              yes      the real answer, ``slow_seconds`` late; the effect
-                                       happens at once, the answer shows the state then
-        ``commit_then_drop``  yes      create only: the task is created, then the connection
-                                       closes with no answer
-        ====================  =======  =======================================================
+        ======================  =======  =====================================================
+        kind                    commits  what the client sees
+        ======================  =======  =====================================================
+        ``500`` ``502``         no       that status at once, as from a gateway in front of
+        ``503`` ``504``                  the service: its body is ``gateway_body`` (an HTML
+                                         page by default)
+        ``503-retry-after``     no       the same 503 with ``Retry-After: retry_after``
+        ``429``                 no       429, a JSON ``detail`` and ``Retry-After:
+                                         retry_after``
+        ``429-no-retry-after``  no       429 and a JSON ``detail``, no ``Retry-After``
+        ``drop``                no       the connection closes once the request is read
+        ``truncate``            yes      full headers and ``Content-Length``, half the body,
+                                         then the connection closes
+        ``invalid_json``        yes      a complete answer, real status, body not JSON
+        ``slow``                yes      the real answer, ``slow_seconds`` late; the effect
+                                         happens at once, the answer shows the state then
+        ``commit_then_drop``    yes      create only: the task is created, then the
+                                         connection closes with no answer
+        ======================  =======  =====================================================
+
+        ``Retry-After`` is written as ``retry_after_format`` says: with ``none``, the ``429``
+        and ``503-retry-after`` kinds carry none either.
 
         Note that aiohttp's client retries a GET once by itself when the connection drops, so
         a single ``drop`` on a read goes unnoticed by aiohttp-based clients.
@@ -260,6 +309,20 @@ class FakeExtructServer:
         if self._clock is None:
             raise RuntimeError("the server has not been started")
         return self._clock()
+
+    @property
+    def epoch(self) -> datetime:
+        """The simulated wall-clock time of the server's start, in UTC (after ``start``)."""
+        if self._clock is None:
+            raise RuntimeError("the server has not been started")
+        return self._epoch
+
+    def wall_clock(self) -> datetime:
+        """Return the simulated wall-clock time now (``epoch`` plus ``time()``), in UTC.
+
+        Answers sent now carry it, to the second, in their ``Date`` header.
+        """
+        return self._epoch + timedelta(seconds=self.time())
 
     @property
     def tasks(self) -> Mapping[str, SimulatedTask]:
@@ -319,7 +382,7 @@ class FakeExtructServer:
         return [json.loads(row) for row in rows.page(0, len(rows))]
 
     def _app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._stamp_date])
         router = app.router
         router.add_post(_TASKS, self._endpoint("create", self._create))
         router.add_get(_TASKS, self._endpoint("list", self._list), allow_head=False)
@@ -390,6 +453,23 @@ class FakeExtructServer:
         *,
         authorized: bool,
     ) -> web.Response:
+        assert self._clock is not None
+        # One instant for the answer: its Date and any created_at in it agree.
+        now = self._clock()
+        answer = self._respond(handler, request, body, arrived, now, authorized=authorized)
+        answer.headers[hdrs.DATE] = self._http_date(now)
+        return answer
+
+    def _respond(
+        self,
+        handler: _Endpoint,
+        request: web.Request,
+        body: bytes,
+        arrived: float,
+        now: float,
+        *,
+        authorized: bool,
+    ) -> web.Response:
         if not authorized:
             detail = "Invalid token" if "Authorization" in request.headers else "Not authenticated"
             return _error(401, detail, {"WWW-Authenticate": "Bearer"})
@@ -397,20 +477,46 @@ class FakeExtructServer:
             wait = self._limiter.admit(self._api_key, arrived)
             if wait is not None:
                 self._rate_limited += 1
-                retry = str(max(1, math.ceil(wait)))
-                return _error(429, "Rate limit exceeded", {"Retry-After": retry})
-        assert self._clock is not None
+                retry = self._retry_after_header(max(1, math.ceil(wait)), now)
+                headers = {} if retry is None else {"Retry-After": retry}
+                return _error(429, "Rate limit exceeded", headers)
         try:
-            return _json(handler(request, body, self._clock()))
+            return _json(handler(request, body, now))
         except InvalidRequest as exc:
             return web.json_response({"detail": exc.errors}, status=422)
+        except UnreadableBody as exc:
+            return _error(400, exc.detail)
         except Refusal as exc:
             return web.json_response({"detail": exc.detail}, status=exc.status)
 
     def _gateway_fault(self, fault: str, request: web.Request) -> web.Response:
         if fault == "drop":
             return drop_connection(request)
-        return gateway_error(fault, retry_after=self._retry_after)
+        assert self._clock is not None
+        now = self._clock()
+        retry = self._retry_after_header(self._retry_after, now)
+        answer = status_fault(fault, body=self._gateway_body, retry_after=retry)
+        answer.headers[hdrs.DATE] = self._http_date(now)
+        return answer
+
+    def _retry_after_header(self, seconds: int, now: float) -> str | None:
+        if self._retry_after_format == "none":
+            return None
+        if self._retry_after_format == "http-date":
+            # A whole number of seconds after Date, whose resolution is a second.
+            return self._http_date(now + seconds)
+        return str(seconds)
+
+    @web.middleware
+    async def _stamp_date(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Endpoint answers carry the Date of the instant they describe; the rest get it here,
+        # before aiohttp would stamp the machine's own clock on them.
+        response = await handler(request)
+        if hdrs.DATE not in response.headers and self._clock is not None:
+            response.headers[hdrs.DATE] = self._http_date(self._clock())
+        return response
 
     async def _deliver(
         self, fault: str | None, request: web.Request, answer: web.Response
@@ -448,6 +554,9 @@ class FakeExtructServer:
     def _timestamp(self, at: float) -> str:
         moment = self._epoch + timedelta(seconds=at)
         return moment.replace(tzinfo=None).isoformat() + "Z"
+
+    def _http_date(self, at: float) -> str:
+        return format_datetime(self._epoch + timedelta(seconds=at), usegmt=True)
 
 
 def _openapi_document(base_url: str) -> bytes:
@@ -489,3 +598,9 @@ def _as_utc(moment: datetime) -> datetime:
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _step_range(steps: int | tuple[int, int]) -> tuple[int, int]:
+    low, high = (steps, steps) if isinstance(steps, int) else steps
+    _require(0 <= low <= high, f"qualification_steps must be >= 0 and low <= high, not {steps!r}")
+    return low, high

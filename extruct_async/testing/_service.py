@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 
+import attrs
+
 from extruct_async._constraints import MAX_EXCLUDED_DOMAINS
 
 from ._companies import generate_criteria
@@ -45,6 +47,8 @@ class SimulatedService:
     Args:
         seed: Seeds everything random.
         pace: Timing of the tasks' phases.
+        qualification_steps: Inclusive range of each task's qualification lag, in steps; each
+            task draws its own from the seed (see ``FakeExtructServer``).
         candidate_pool: Candidates per query (see ``FakeExtructServer``).
         fail_queries: Queries whose tasks fail (see ``FakeExtructServer``).
         credits: Credits left, None for unlimited.
@@ -58,6 +62,7 @@ class SimulatedService:
         *,
         seed: int,
         pace: Pace,
+        qualification_steps: tuple[int, int],
         candidate_pool: CandidatePool,
         fail_queries: FailQueries,
         credits: int | None,
@@ -69,6 +74,7 @@ class SimulatedService:
         self.tasks: dict[str, SimulatedTask] = {}
         self._seed = seed
         self._pace = pace
+        self._qualification_steps = qualification_steps
         self._candidate_pool = candidate_pool
         self._fail_queries = (fail_queries,) if isinstance(fail_queries, str) else fail_queries
         self._plan_required = plan_required
@@ -159,8 +165,12 @@ class SimulatedService:
             candidate_pool=self._pool(query),
             fails=self._fails(query),
             funnel=Funnel.draw(rng(self._seed, "funnel", number, query)),
-            pace=self._pace,
+            pace=attrs.evolve(self._pace, qualification_lag=self._qualification_lag(number, query)),
         )
+
+    def _qualification_lag(self, number: int, query: str) -> int:
+        low, high = self._qualification_steps
+        return rng(self._seed, "qualification", number, query).randint(low, high)
 
     def _excluded_domains(self, request: CreateRequest, now: float) -> list[str] | None:
         if request.exclude_domains is None and request.exclude_task_ids is None:

@@ -10,7 +10,7 @@ import attrs
 
 from extruct_async._constraints import DATA_SOURCES, MAX_RESULTS_PER_TASK
 
-from ._lifecycle import ZERO, Funnel, Pace, Progress, Run, progress, start_run
+from ._lifecycle import ZERO, Funnel, Pace, Progress, Run, evaluated_by, progress, start_run
 from ._validation import CreateRequest
 
 __all__ = ["SimulatedTask", "new_task"]
@@ -32,7 +32,7 @@ class SimulatedTask:
         fails: Whether it is set to fail (its query matched ``fail_queries``).
         sources: The data sources its rows come from.
         funnel: Which candidates pass the pre-filter and which rows are high-fit.
-        pace: The timing of its phases.
+        pace: The timing of its phases, with its own ``qualification_lag`` (drawn per task).
         runs: Its creation's run, then one per resume.
     """
 
@@ -69,25 +69,42 @@ class SimulatedTask:
         run = self.runs[-1]
         return run.start + run.end_step * self.pace.seconds_per_step
 
+    @property
+    def evaluated_by(self) -> float:
+        """Server clock time from which its current run evaluates nothing more.
+
+        For a task whose pool ran dry this is when ``is_exhausted`` holds with
+        ``num_results_evaluated == num_results_enriched``, the moment the old completion
+        rule fires, while rows still appear until ``ends_at``.
+        """
+        return evaluated_by(self.runs[-1], pace=self.pace, pool=self.candidate_pool)
+
+    @property
+    def qualification_seconds(self) -> float:
+        """How long each row takes from its evaluation to appearing in results and ``num_results``.
+
+        It is also how long a task stays ``in_progress`` once evaluation has caught up.
+        """
+        return self.pace.qualification_lag * self.pace.seconds_per_step
+
     def progress(self, now: float) -> Progress:
         """Return its lifecycle state at server clock time ``now``."""
         return progress(self.runs, now, pace=self.pace, pool=self.candidate_pool)
 
     def row_count(self, state: Progress) -> int:
-        """Return how many result rows exist in ``state``: one per evaluated candidate."""
-        return self.funnel.rows(state.frontiers.evaluated)
+        """Return how many result rows are visible in ``state``: one per qualified candidate."""
+        return self.funnel.rows(state.frontiers.qualified)
 
     def to_json(self, state: Progress) -> bytes:
         """Return the task object in ``state``, serialised."""
         frontiers = state.frontiers
-        evaluated = self.funnel.rows(frontiers.evaluated)
         middle = (
             f'"status":"{state.status}","desired_num_results":{self.desired_num_results},'
             f'"is_exhausted":{"true" if state.is_exhausted else "false"},'
             f'"num_results_discovered":{frontiers.discovered},'
             f'"num_results_enriched":{self.funnel.rows(frontiers.enriched)},'
-            f'"num_results_evaluated":{evaluated},'
-            f'"num_results":{self.funnel.high_fit(evaluated)},'
+            f'"num_results_evaluated":{self.funnel.rows(frontiers.evaluated)},'
+            f'"num_results":{self.funnel.high_fit(self.row_count(state))},'
         )
         return b"".join((self._head, middle.encode(), self._tail))
 

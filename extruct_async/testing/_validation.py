@@ -1,13 +1,36 @@
 """Request validation with FastAPI's 422 answers: every error at once, each with its ``loc``.
 
-The rules come from :mod:`extruct_async._constraints`, as in the SDK. One difference from the
-service on purpose: no type coercion (``"5"`` is not an integer, ``1`` is not a boolean), so an SDK
-that sends the wrong JSON types fails its tests instead of relying on the service's leniency.
+The rules come from :mod:`extruct_async._constraints`, as in the SDK. Types are converted as the
+service (FastAPI, pydantic v2 in lax mode, validating the body as Python's ``json`` decodes it)
+converts them, no stricter:
+
+- **Integers** (``desired_num_results``, ``desired_new_results``, the ``offset`` and ``limit``
+  query parameters): an int; a bool (``true`` is 1); a float with no fractional part (``2.0``);
+  a string that pydantic's cleaning turns into an integer (surrounding whitespace, one leading
+  ``+``, leading zeros, an all-zero fraction, underscores between digits: ``" 5 "``, ``"+5"``,
+  ``"005"``, ``"5.00"``, ``"1_0"``). Refused as pydantic refuses them: ``2.5``
+  (``int_from_float``), ``NaN`` and ``Infinity`` (``finite_number``), ``"5.5"``, ``"5."``,
+  ``"5e0"`` or ``""`` (``int_parsing``), ``null``, lists and objects (``int_type``). The range
+  is checked after conversion, and the 422 shows the input as it was sent.
+- **Booleans** (``auto_data_sources``, ``table.run``, ``table.auto_import``): ``true`` and
+  ``false``; the numbers 0 and 1 (``0.0`` and ``1.0`` too); the strings ``0 off f false n no``
+  and ``1 on t true y yes`` in any letter case. Other numbers and strings are
+  ``bool_parsing``, anything else ``bool_type``.
+- **Strings** are strict, as in pydantic's lax mode too: ``5`` is not a string
+  (``string_type``).
+
+Where the reference pages say nothing, the simulator chooses, and the SDK never relies on these:
+a blank ``query`` is a 422 (``value_error``); so are duplicate criterion keys, an
+``exclude_task_ids`` entry that is not a ``done`` task of the workspace, ``offset`` below 0 and
+``limit`` below 1 (the published schema gives no bounds). An empty ``criteria`` list counts as
+none given (criteria are generated); fields nobody declared are refused (``extra_forbidden``: the
+create page lists "unsupported fields" among the causes of a 422); ``table`` may be null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -28,6 +51,9 @@ from extruct_async._domains import registered_domain
 __all__ = [
     "CreateRequest",
     "InvalidRequest",
+    "UnreadableBody",
+    "lax_bool",
+    "lax_int",
     "parse_create",
     "parse_page",
     "parse_resume",
@@ -49,7 +75,25 @@ _TABLE_FIELDS = ("id", "run", "columns", "auto_import")
 _CRITERION_FIELDS = ("key", "name", "criterion")
 _DEFAULT_DESIRED_NUM_RESULTS = 100
 _DEFAULT_DESIRED_NEW_RESULTS = 25
-_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+# Integers as JSON writes them, which pydantic-core's parser (jiter) reads from a string as is.
+_JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+# jiter refuses longer numbers, as CPython's int() does.
+_MAX_DIGITS = 4300
+# What Rust's str::trim strips (the Unicode White_Space property), as pydantic-core does.
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_FALSE_TEXT = frozenset({"0", "off", "f", "false", "n", "no"})
+_TRUE_TEXT = frozenset({"1", "on", "t", "true", "y", "yes"})
+# pydantic's messages for each error type used here.
+_INT_MESSAGES = {
+    "int_type": "Input should be a valid integer",
+    "int_parsing": "Input should be a valid integer, unable to parse string as an integer",
+    "int_from_float": "Input should be a valid integer, got a number with a fractional part",
+    "int_parsing_size": "Unable to parse input string as an integer, exceeded maximum size",
+    "finite_number": "Input should be a finite number",
+}
 
 
 class InvalidRequest(Exception):
@@ -58,6 +102,12 @@ class InvalidRequest(Exception):
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__(f"{len(errors)} validation error(s)")
         self.errors = errors
+
+
+class UnreadableBody(Exception):
+    """The body is not text in the encoding its JSON declares: FastAPI answers 400 to that."""
+
+    detail = "There was an error parsing the body"
 
 
 @attrs.frozen
@@ -84,6 +134,7 @@ def parse_create(body: bytes, *, task_status: Callable[[str], str | None]) -> Cr
 
     Raises:
         InvalidRequest: With every error found.
+        UnreadableBody: If the body cannot be decoded as text.
     """
     errors = _Errors()
     data = _json_object(errors, body, required=True)
@@ -93,7 +144,7 @@ def parse_create(body: bytes, *, task_status: Callable[[str], str | None]) -> Cr
     request = CreateRequest(
         query=_query(errors, data),
         desired_num_results=errors.integer(
-            ("body", "desired_num_results"), desired, DESIRED_NUM_RESULTS
+            ("body", "desired_num_results"), desired, *DESIRED_NUM_RESULTS
         ),
         table_id=_table_id(errors, data.get("table")),
         auto_data_sources=errors.boolean(
@@ -116,13 +167,14 @@ def parse_resume(body: bytes) -> int:
 
     Raises:
         InvalidRequest: With every error found.
+        UnreadableBody: If the body cannot be decoded as text.
     """
     errors = _Errors()
     data = _json_object(errors, body, required=False)
     value = _DEFAULT_DESIRED_NEW_RESULTS
     if data is not None:
         raw = data.get("desired_new_results", _DEFAULT_DESIRED_NEW_RESULTS)
-        value = errors.integer(("body", "desired_new_results"), raw, DESIRED_NEW_RESULTS)
+        value = errors.integer(("body", "desired_new_results"), raw, *DESIRED_NEW_RESULTS)
         errors.extra(("body",), data, ("desired_new_results",))
     if errors.items:
         raise InvalidRequest(errors.items)
@@ -165,24 +217,28 @@ class _Errors:
             if name not in allowed:
                 self.add((*loc, name), "extra_forbidden", "Extra inputs are not permitted", value)
 
-    def integer(self, loc: Loc, value: object, bounds: tuple[int, int]) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.add(loc, "int_type", "Input should be a valid integer", value)
-            return bounds[0]
-        low, high = bounds
-        if value < low:
+    def integer(self, loc: Loc, value: object, low: int, high: int | None = None) -> int:
+        number = lax_int(value)
+        if isinstance(number, str):
+            self.add(loc, number, _INT_MESSAGES[number], value)
+            return low
+        if number < low:
             message = f"Input should be greater than or equal to {low}"
             self.add(loc, "greater_than_equal", message, value, {"ge": low})
-        elif value > high:
+        elif high is not None and number > high:
             message = f"Input should be less than or equal to {high}"
             self.add(loc, "less_than_equal", message, value, {"le": high})
-        return value
+        return number
 
     def boolean(self, loc: Loc, value: object) -> bool:
-        if not isinstance(value, bool):
-            self.add(loc, "bool_type", "Input should be a valid boolean", value)
+        answer = lax_bool(value)
+        if isinstance(answer, str):
+            message = "Input should be a valid boolean"
+            if answer == "bool_parsing":
+                message += ", unable to interpret input"
+            self.add(loc, answer, message, value)
             return False
-        return value
+        return answer
 
     def string(self, loc: Loc, value: object, length: tuple[int, int] | None = None) -> str:
         if not isinstance(value, str):
@@ -214,17 +270,18 @@ class _Errors:
 
 
 def _json_object(errors: _Errors, body: bytes, *, required: bool) -> dict[str, object] | None:
-    if not body.strip():
+    if not body:
         if required:
             errors.missing(("body",), None)
         return None
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        position = exc.pos if isinstance(exc, json.JSONDecodeError) else exc.start
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else exc.reason
-        errors.add(("body", position), "json_invalid", "JSON decode error", {}, {"error": reason})
+    except json.JSONDecodeError as exc:
+        errors.add(("body", exc.pos), "json_invalid", "JSON decode error", {}, {"error": exc.msg})
         return None
+    except ValueError as exc:
+        # Undecodable bytes, or an integer too long for int(): FastAPI's generic 400.
+        raise UnreadableBody from exc
     return errors.mapping(("body",), data)
 
 
@@ -365,12 +422,94 @@ def _query_integer(
     text = query.get(name)
     if text is None:
         return default
-    if not _INTEGER_TEXT.fullmatch(text):
-        message = "Input should be a valid integer, unable to parse string as an integer"
-        errors.add(("query", name), "int_parsing", message, text)
-        return default
-    value = int(text)
-    if value < minimum:
-        message = f"Input should be greater than or equal to {minimum}"
-        errors.add(("query", name), "greater_than_equal", message, text, {"ge": minimum})
-    return value
+    return errors.integer(("query", name), text, minimum)
+
+
+def lax_int(value: object) -> int | str:
+    """Return ``value`` as pydantic v2's lax mode turns it into an int, or its error type."""
+    if isinstance(value, int):  # a bool too: lax mode takes true as 1
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "finite_number"
+        if not value.is_integer():
+            return "int_from_float"
+        if not -(2**63) < value < 2**63:
+            return "int_parsing_size"
+        return int(value)
+    if isinstance(value, str):
+        return _int_from_text(value)
+    return "int_type"
+
+
+def lax_bool(value: object) -> bool | str:
+    """Return ``value`` as pydantic v2's lax mode turns it into a bool, or its error type."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.lower() if value.isascii() else value
+        if lowered in _FALSE_TEXT:
+            return False
+        return True if lowered in _TRUE_TEXT else "bool_parsing"
+    number = lax_int(value) if isinstance(value, int | float) else "bool_type"
+    if isinstance(number, str):
+        # pydantic tries a float as an int first, and calls a failure a type error.
+        return "bool_type"
+    if number in (0, 1):
+        return bool(number)
+    # A whole number other than 0 and 1: parsing failed, unless it is too big for an i64.
+    return "bool_parsing" if -(2**63) <= number < 2**63 else "bool_type"
+
+
+def _int_from_text(text: str) -> int | str:
+    # pydantic-core's str_as_int: the text as a JSON integer, else cleaned first.
+    if _JSON_INTEGER.fullmatch(text) is None:
+        cleaned = _clean_int_text(text)
+        if cleaned is None or _JSON_INTEGER.fullmatch(cleaned) is None:
+            return "int_parsing"
+        text = cleaned
+    if len(text) - text.startswith("-") > _MAX_DIGITS:
+        return "int_parsing_size"
+    return int(text)
+
+
+def _clean_int_text(text: str) -> str | None:
+    # pydantic-core's clean_int_str, step by step; None when nothing would change.
+    cleaned = text.strip(_WHITESPACE)
+    if cleaned.startswith("+"):
+        if cleaned[1:].startswith("-"):
+            return None
+        cleaned = cleaned[1:]
+    sign = ""
+    if cleaned.startswith("-"):
+        if cleaned[1:].startswith(("-", "+")):
+            return None
+        sign, cleaned = "-", cleaned[1:]
+    digits = _strip_leading_zeros(cleaned)
+    if digits is None:
+        return None
+    whole, dot, fraction = digits.partition(".")
+    if dot and fraction and set(fraction) == {"0"}:
+        digits = whole
+    if not (digits.startswith("_") or digits.endswith("_") or "__" in digits) and "_" in digits:
+        return sign + digits.replace("_", "")
+    if len(sign + digits) == len(text):
+        return None
+    return sign + digits
+
+
+def _strip_leading_zeros(text: str) -> str | None:
+    # Keeps one zero of "000" and of "00.0"; "0_0" counts as leading zeros too.
+    if not text:
+        return None
+    if text[0] != "0":
+        return text if text[0] in "123456789-" else None
+    for index, char in enumerate(text[1:], start=1):
+        if char in "0_":
+            continue
+        if char in "123456789-":
+            return text[index:]
+        if char == ".":
+            return text[index - 1 :]
+        return None
+    return text[-1]

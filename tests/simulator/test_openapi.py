@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from importlib import resources
 from typing import Any
@@ -16,6 +13,8 @@ import schemathesis
 
 from extruct_async._constraints import DATA_SOURCES, TASK_STATUSES
 from extruct_async.testing import FakeExtructServer
+
+from ._threaded import ManualClock, server_in_a_thread
 
 DOCUMENT = resources.files("extruct_async.testing").joinpath("openapi.json")
 CONFIG = schemathesis.Config.from_dict(
@@ -33,33 +32,6 @@ CONFIG = schemathesis.Config.from_dict(
     }
 )
 schema = schemathesis.openapi.from_path(str(DOCUMENT), config=CONFIG)
-
-
-@contextlib.contextmanager
-def server_in_a_thread(**options: Any) -> Iterator[FakeExtructServer]:
-    """A simulator on its own event loop in a thread, for synchronous clients."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = FakeExtructServer(**options)
-    try:
-        asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=10)
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-
-
-class ManualClock:
-    """A clock the test moves by hand: the threaded server cannot follow looptime."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")

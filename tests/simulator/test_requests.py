@@ -91,10 +91,10 @@ async def test_unknown_paths_and_methods_answer_json() -> None:
         ({"query": "   "}, [("body", "query")]),
         ({"query": QUERY, "desired_num_results": 0}, [("body", "desired_num_results")]),
         ({"query": QUERY, "desired_num_results": 251}, [("body", "desired_num_results")]),
-        ({"query": QUERY, "desired_num_results": "10"}, [("body", "desired_num_results")]),
-        ({"query": QUERY, "desired_num_results": True}, [("body", "desired_num_results")]),
+        ({"query": QUERY, "desired_num_results": "ten"}, [("body", "desired_num_results")]),
+        ({"query": QUERY, "desired_num_results": False}, [("body", "desired_num_results")]),
         ({"query": QUERY, "desired_num_results": 10.5}, [("body", "desired_num_results")]),
-        ({"query": QUERY, "auto_data_sources": "yes"}, [("body", "auto_data_sources")]),
+        ({"query": QUERY, "auto_data_sources": "maybe"}, [("body", "auto_data_sources")]),
         ({"query": QUERY, "data_sources": ["web_search", "x"]}, [("body", "data_sources", 1)]),
         ({"query": QUERY, "data_sources": "maps"}, [("body", "data_sources")]),
         ({"query": QUERY, "criteria": {"key": "a"}}, [("body", "criteria")]),
@@ -144,9 +144,9 @@ async def test_unknown_paths_and_methods_answer_json() -> None:
         ({"query": QUERY, "table": "t"}, [("body", "table")]),
         ({"query": QUERY, "table": {"run": True}}, [("body", "table", "id")]),
         ({"query": QUERY, "table": {"id": 1}}, [("body", "table", "id")]),
-        ({"query": QUERY, "table": {"id": "t", "run": "no"}}, [("body", "table", "run")]),
+        ({"query": QUERY, "table": {"id": "t", "run": "nope"}}, [("body", "table", "run")]),
         (
-            {"query": QUERY, "table": {"id": "t", "auto_import": 1}},
+            {"query": QUERY, "table": {"id": "t", "auto_import": 2}},
             [("body", "table", "auto_import")],
         ),
         ({"query": QUERY, "table": {"id": "t", "columns": "c"}}, [("body", "table", "columns")]),
@@ -236,7 +236,7 @@ async def test_a_valid_create_echoes_its_settings() -> None:
     [
         ({"desired_new_results": -1}, ("body", "desired_new_results")),
         ({"desired_new_results": 251}, ("body", "desired_new_results")),
-        ({"desired_new_results": "5"}, ("body", "desired_new_results")),
+        ({"desired_new_results": "five"}, ("body", "desired_new_results")),
         ({"more": 5}, ("body", "more")),
         ([], ("body",)),
     ],
@@ -314,3 +314,136 @@ async def test_list_is_newest_first_with_offset_and_limit() -> None:
         assert [task["id"] for task in tail] == newest_first[20:]
         assert (await api.call("GET", TASKS, params={"offset": 99})).body == []
         assert set(default[0]) == set(await api.get(ids[-1]))
+
+
+# pydantic v2's lax mode, as the service's FastAPI applies it to a JSON body.
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [(7, 7), (2.0, 2), (1e2, 100), (True, 1), ("5", 5), (" 7 ", 7), ("+8", 8), ("009", 9),
+     ("10.00", 10), ("1_1", 11), ("\u30002\t", 2), ("0250", 250)],
+)  # fmt: skip
+async def test_integers_are_read_as_pydantic_reads_them_in_lax_mode(sent: Any, read: int) -> None:
+    async with running() as (_, api):
+        task = await api.create(query=QUERY, desired_num_results=sent)
+        assert task["desired_num_results"] == read
+        answer = await api.resume(task["id"], desired_new_results=sent)
+        assert answer.status == 200
+        assert answer.body["desired_num_results"] == min(read * 2, 250)
+
+
+@pytest.mark.parametrize(
+    ("sent", "kind", "message"),
+    [
+        (2.5, "int_from_float", "Input should be a valid integer, got a number with a fractional"
+         " part"),
+        ("5.5", "int_parsing", "Input should be a valid integer, unable to parse string as an"
+         " integer"),
+        ("5.", "int_parsing", None), ("5e0", "int_parsing", None), ("", "int_parsing", None),
+        ("1__0", "int_parsing", None), ("_1", "int_parsing", None), ("0x10", "int_parsing", None),
+        ("+-1", "int_parsing", None), ("١٢", "int_parsing", None),
+        (None, "int_type", "Input should be a valid integer"), ([5], "int_type", None),
+        ({"n": 5}, "int_type", None),
+        (1e20, "int_parsing_size", "Unable to parse input string as an integer, exceeded maximum"
+         " size"),
+        (False, "greater_than_equal", "Input should be greater than or equal to 1"),
+        ("0", "greater_than_equal", None), (" -3", "greater_than_equal", None),
+        ("251", "less_than_equal", "Input should be less than or equal to 250"),
+        (250.0 + 1, "less_than_equal", None),
+    ],
+)  # fmt: skip
+async def test_integers_pydantic_refuses_are_422(sent: Any, kind: str, message: str | None) -> None:
+    async with running() as (server, api):
+        answer = await api.call("POST", TASKS, json={"query": QUERY, "desired_num_results": sent})
+        assert answer.status == 422
+        [error] = answer.body["detail"]
+        assert error["loc"] == ["body", "desired_num_results"]
+        assert error["type"] == kind
+        assert error["input"] == sent
+        if message is not None:
+            assert error["msg"] == message
+        assert server.create_count == 0
+
+
+@pytest.mark.parametrize(
+    ("literal", "kind"), [(b"NaN", "finite_number"), (b"Infinity", "finite_number")]
+)
+async def test_non_finite_numbers_are_not_integers(literal: bytes, kind: str) -> None:
+    async with running() as (_, api):
+        body = b'{"query": "robots", "desired_num_results": ' + literal + b"}"
+        answer = await api.call(
+            "POST", TASKS, data=body, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status == 422
+        assert answer.body["detail"][0]["type"] == kind
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [(True, True), (False, False), (1, True), (0, False), (1.0, True), (0.0, False),
+     ("yes", True), ("Y", True), ("on", True), ("t", True), ("TRUE", True), ("1", True),
+     ("no", False), ("N", False), ("off", False), ("f", False), ("False", False), ("0", False)],
+)  # fmt: skip
+async def test_booleans_are_read_as_pydantic_reads_them_in_lax_mode(sent: Any, read: bool) -> None:
+    async with running() as (_, api):
+        body = {"query": QUERY, "auto_data_sources": sent, "table": {"id": "t", "run": sent}}
+        task = await api.create(**body)
+        assert task["auto_data_sources"] is read
+
+
+@pytest.mark.parametrize(
+    ("sent", "kind"),
+    [(2, "bool_parsing"), (2.0, "bool_parsing"), ("maybe", "bool_parsing"),
+     (" true", "bool_parsing"), ("", "bool_parsing"), (0.5, "bool_type"), (None, "bool_type"),
+     ([True], "bool_type")],
+)  # fmt: skip
+async def test_booleans_pydantic_refuses_are_422(sent: Any, kind: str) -> None:
+    async with running() as (_, api):
+        body = {"query": QUERY, "table": {"id": "t", "auto_import": sent}}
+        answer = await api.call("POST", TASKS, json=body)
+        assert answer.status == 422
+        [error] = answer.body["detail"]
+        assert (error["loc"], error["type"]) == (["body", "table", "auto_import"], kind)
+
+
+@pytest.mark.parametrize("field", ["query", "table.id", "criteria.key", "exclude_domains"])
+async def test_strings_stay_strict(field: str) -> None:
+    bodies = {
+        "query": {"query": 5},
+        "table.id": {"query": QUERY, "table": {"id": 5}},
+        "criteria.key": {"query": QUERY, "criteria": [{**CRITERION, "key": 5}]},
+        "exclude_domains": {"query": QUERY, "exclude_domains": [5]},
+    }
+    async with running() as (_, api):
+        answer = await api.call("POST", TASKS, json=bodies[field])
+        assert answer.status == 422
+        assert [error["type"] for error in answer.body["detail"]] == ["string_type"]
+
+
+@pytest.mark.parametrize(
+    ("params", "offset", "limit"),
+    [({"offset": "1", "limit": "2"}, 1, 2), ({"offset": " 1 ", "limit": "+2"}, 1, 2),
+     ({"offset": "1.0", "limit": "02"}, 1, 2), ({"offset": "0_1", "limit": "2.00"}, 1, 2),
+     ({"offset": "-0"}, 0, 20)],
+)  # fmt: skip
+async def test_page_parameters_are_read_as_pydantic_reads_them(
+    params: dict[str, str], offset: int, limit: int
+) -> None:
+    async with running() as (_, api):
+        ids = [(await api.create(query=f"{QUERY} {n}"))["id"] for n in range(25)]
+        answer = await api.call("GET", TASKS, params=params)
+        assert answer.status == 200
+        assert [task["id"] for task in answer.body] == ids[::-1][offset : offset + limit]
+
+
+async def test_a_body_that_is_not_text_is_400_as_from_fastapi() -> None:
+    async with running() as (server, api):
+        huge = b'{"query": "x", "desired_num_results": 1' + b"0" * 5000 + b"}"
+        for body in (b'{"query": "caf\xe9"}', huge):
+            answer = await api.call(
+                "POST", TASKS, data=body, headers={"Content-Type": "application/json"}
+            )
+            assert (answer.status, answer.body) == (
+                400,
+                {"detail": "There was an error parsing the body"},
+            )
+        assert server.create_count == 0

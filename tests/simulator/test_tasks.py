@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from extruct_async.testing import DEFAULT_SECONDS_PER_RESULT
+from extruct_async.testing import (
+    DEFAULT_QUALIFICATION_STEPS,
+    DEFAULT_SECONDS_PER_RESULT,
+    FakeExtructServer,
+)
 
 from ._raw import RawAPI, is_high_fit, running
 
@@ -77,7 +82,8 @@ async def test_enrichment_lags_discovery_and_evaluation_lags_enrichment() -> Non
 
 
 async def test_num_results_counts_the_high_fit_rows_and_rows_are_the_evaluated_candidates() -> None:
-    async with running(seed=3, candidate_pool=10_000) as (_, api):
+    # Without the qualification lag, every evaluated candidate is a row at once.
+    async with running(seed=3, candidate_pool=10_000, qualification_steps=0) as (_, api):
         created = await api.create(query=QUERY, desired_num_results=60)
         for _ in range(6):
             await asyncio.sleep(2)
@@ -251,7 +257,7 @@ async def test_resume_with_an_empty_body_adds_25_and_works_while_running() -> No
 async def test_rows_created_at_is_when_they_appeared() -> None:
     async with running(seed=12, candidate_pool=10_000) as (_, api):
         task = await api.create(query=QUERY, desired_num_results=30)
-        await asyncio.sleep(3)
+        await asyncio.sleep(4)  # past the first rows' qualification lag
         first = {row["id"] for row in await api.all_rows(task["id"])}
         await api.wait(task["id"])
         rows = await api.all_rows(task["id"])
@@ -293,3 +299,96 @@ async def test_ends_at_tells_when_the_current_run_ends() -> None:
         assert (await api.get(task.id))["status"] == "done"
         await api.resume(task.id, desired_new_results=5)
         assert task.ends_at > server.time()
+
+
+async def follow_results(api: RawAPI, task_id: str, *, step: float = 0.05) -> list[dict[str, Any]]:
+    """Every results page (the task and all its rows, at one instant) until the task ends."""
+    pages = []
+    while not pages or pages[-1]["status"] not in ("done", "failed"):
+        pages.append(await api.results(task_id, limit=1000))
+        await asyncio.sleep(step)
+    return pages
+
+
+def old_rule_fires(state: dict[str, Any]) -> bool:
+    """The completion rule the vendor's poller used before 2026-03-17."""
+    return bool(state["is_exhausted"]) and (
+        state["num_results_evaluated"] >= state["num_results_enriched"]
+    )
+
+
+async def test_an_exhausted_task_adds_rows_after_evaluation_caught_up_until_done() -> None:
+    lagging = {"qualification_steps": DEFAULT_QUALIFICATION_STEPS}
+    async with running(seed=7, candidate_pool=40, **lagging) as (server, api):
+        created = await api.create(query=QUERY, desired_num_results=100)
+        pages = await follow_results(api, created["id"])
+        task = server.tasks[created["id"]]
+    final = pages[-1]
+    assert final["status"] == "done"
+    fired = [page for page in pages if old_rule_fires(page)]
+    first = fired[0]
+    # Where the old rule stops, the task still runs, and a share of its rows is still to come.
+    assert first["status"] == "in_progress"
+    assert first["num_results_evaluated"] == first["num_results_enriched"]
+    assert len(first["results"]) < len(final["results"])
+    assert first["num_results"] < final["num_results"]
+    counts = [len(page["results"]) for page in fired]
+    assert counts == sorted(counts)
+    # Rows keep arriving: several different counts while the task still runs.
+    running_counts = {len(page["results"]) for page in fired if page["status"] == "in_progress"}
+    assert len(running_counts) > 2
+    for page in pages:
+        assert len(page["results"]) <= page["num_results_evaluated"]
+        assert sum(map(is_high_fit, page["results"])) == page["num_results"]
+    assert len(final["results"]) == final["num_results_evaluated"]
+    # The ground truth tells when: evaluation catches up, then rows appear for the lag.
+    assert 1.0 <= task.qualification_seconds <= 2.0
+    assert task.ends_at - task.evaluated_by == pytest.approx(task.qualification_seconds)
+    assert rows_at(pages, task.evaluated_by) < rows_at(pages, task.ends_at)
+
+
+def rows_at(pages: list[dict[str, Any]], moment: float, step: float = 0.05) -> int:
+    """The row count of the first page read at or after ``moment`` (pages are ``step`` apart)."""
+    return len(pages[math.ceil(moment / step - 1e-9)]["results"])
+
+
+async def test_rows_lag_their_evaluation_in_every_task_when_qualification_takes_time() -> None:
+    async with running(seed=2, candidate_pool=10_000, qualification_steps=12) as (server, api):
+        created = await api.create(query=QUERY, desired_num_results=40)
+        pages = await follow_results(api, created["id"])
+        task = server.tasks[created["id"]]
+    assert task.qualification_seconds == pytest.approx(1.2)
+    assert any(len(page["results"]) < page["num_results_evaluated"] for page in pages)
+    assert not any(page["is_exhausted"] for page in pages)
+    assert pages[-1]["num_results"] == 40
+    assert len(pages[-1]["results"]) == pages[-1]["num_results_evaluated"]
+
+
+async def test_each_task_draws_its_qualification_lag_from_the_seed() -> None:
+    async def lags(seed: int) -> list[float]:
+        async with running(seed=seed, qualification_steps=(10, 20)) as (server, api):
+            for n in range(12):
+                await api.create(query=f"{QUERY} {n}", desired_num_results=5)
+            return [task.qualification_seconds for task in server.tasks.values()]
+
+    first = await lags(1)
+    assert first == await lags(1)
+    assert first != await lags(2)
+    assert len(set(first)) > 3
+    assert all(1.0 - 1e-9 <= lag <= 2.0 + 1e-9 for lag in first)
+
+
+async def test_without_qualification_steps_rows_appear_as_they_are_evaluated() -> None:
+    async with running(seed=7, candidate_pool=40, qualification_steps=0) as (server, api):
+        created = await api.create(query=QUERY, desired_num_results=100)
+        pages = await follow_results(api, created["id"])
+        assert server.tasks[created["id"]].qualification_seconds == 0
+    assert all(len(page["results"]) == page["num_results_evaluated"] for page in pages)
+
+
+@pytest.mark.parametrize("steps", [-1, (5, 3), (-1, 2)])
+def test_qualification_steps_must_be_a_range_of_non_negative_steps(
+    steps: int | tuple[int, int],
+) -> None:
+    with pytest.raises(ValueError, match="qualification_steps"):
+        FakeExtructServer(qualification_steps=steps)

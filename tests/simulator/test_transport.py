@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -16,6 +19,7 @@ from ._raw import TASKS, RawAPI, auth, running
 pytestmark = pytest.mark.looptime
 
 QUERY = "industrial IoT platforms"
+EPOCH = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
 async def status_of(api: RawAPI, method: str = "GET", path: str = TASKS, **kwargs: object) -> int:
@@ -68,12 +72,12 @@ async def test_latency_delays_every_answer(looptime: float) -> None:
 @pytest.mark.parametrize(
     ("kind", "status", "retry_after"),
     [("500", 500, None), ("502", 502, None), ("503", 503, None), ("503-retry-after", 503, "2"),
-     ("504", 504, None), ("429", 429, "2")],
+     ("504", 504, None), ("429", 429, "2"), ("429-no-retry-after", 429, None)],
 )  # fmt: skip
-async def test_status_faults_answer_json_and_commit_nothing(
+async def test_status_faults_answer_at_once_and_commit_nothing(
     kind: str, status: int, retry_after: str | None
 ) -> None:
-    async with running(retry_after=2) as (server, api):
+    async with running(retry_after=2, gateway_body="json") as (server, api):
         server.inject(kind, endpoint="create")
         answer = await api.call("POST", TASKS, json={"query": QUERY})
         assert answer.status == status
@@ -208,7 +212,7 @@ async def test_random_commit_then_drop_only_hits_creates() -> None:
 
 
 async def test_the_request_log_records_what_happened() -> None:
-    async with running() as (server, api):
+    async with running(gateway_body="json") as (server, api):
         await asyncio.sleep(1.5)
         task = await api.create(query=QUERY)
         await api.call("GET", TASKS, params={"limit": "5"})
@@ -252,3 +256,132 @@ def test_every_fault_kind_is_documented() -> None:
     assert documentation is not None
     for kind in FAULT_KINDS:
         assert f"``{kind}``" in documentation
+
+
+async def raw(api: RawAPI, method: str, path: str, **kwargs: Any) -> tuple[int, Any, bytes]:
+    async with api.session.request(method, path, **kwargs) as response:
+        return response.status, response.headers, await response.read()
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "503-retry-after", "504"])
+async def test_gateway_faults_answer_an_html_page_by_default(kind: str) -> None:
+    async with running() as (server, api):
+        server.inject(kind, endpoint="get")
+        status, headers, body = await raw(api, "GET", f"{TASKS}/anything")
+        reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+                  504: "Gateway Timeout"}[status]  # fmt: skip
+        assert status == int(kind[:3])
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+        assert f"<title>{status} {reason}</title>".encode() in body
+        assert body.startswith(b"<html>")
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("gateway_body", "content_type", "body"),
+    [("text", "text/plain; charset=utf-8", b"Bad Gateway"),
+     ("json", "application/json; charset=utf-8", b'{"detail": "Bad Gateway"}')],
+)  # fmt: skip
+async def test_gateway_bodies_can_be_plain_text_or_json(
+    gateway_body: str, content_type: str, body: bytes
+) -> None:
+    async with running(gateway_body=gateway_body) as (server, api):
+        server.inject("502")
+        status, headers, answered = await raw(api, "GET", TASKS)
+        assert (status, headers["Content-Type"], answered) == (502, content_type, body)
+
+
+async def test_429_faults_answer_json_whatever_the_gateway_writes() -> None:
+    async with running(gateway_body="html") as (server, api):
+        server.inject("429")
+        answer = await api.call("GET", TASKS)
+        assert (answer.status, answer.body) == (429, {"detail": "Too Many Requests"})
+
+
+def test_an_unknown_gateway_body_is_refused() -> None:
+    with pytest.raises(ValueError, match="gateway_body"):
+        FakeExtructServer(gateway_body="xml")
+    with pytest.raises(ValueError, match="retry_after_format"):
+        FakeExtructServer(retry_after_format="minutes")
+
+
+async def test_the_rate_limit_can_answer_429_without_retry_after() -> None:
+    async with running(rate_limit=2, retry_after_format="none") as (server, api):
+        answers = [await api.call("GET", TASKS) for _ in range(4)]
+        assert [answer.status for answer in answers] == [200, 200, 429, 429]
+        assert all("Retry-After" not in answer.headers for answer in answers)
+        assert all(answer.body == {"detail": "Rate limit exceeded"} for answer in answers[2:])
+        assert server.rate_limited_count == 2
+
+
+@pytest.mark.parametrize("kind", ["429", "503-retry-after", "429-no-retry-after"])
+async def test_retry_after_format_none_sends_none_on_faults_either(kind: str) -> None:
+    async with running(retry_after=5, retry_after_format="none") as (server, api):
+        server.inject(kind)
+        status, headers, _ = await raw(api, "GET", TASKS)
+        assert status in (429, 503)
+        assert "Retry-After" not in headers
+
+
+async def test_retry_after_can_be_an_http_date_after_the_answers_date() -> None:
+    options = {"rate_limit": 1, "retry_after_format": "http-date", "retry_after": 7}
+    async with running(epoch=EPOCH, **options) as (server, api):
+        await asyncio.sleep(10.6)
+        await api.call("GET", TASKS)
+        await asyncio.sleep(0.2)
+        limited = await api.call("GET", TASKS)
+        assert limited.status == 429
+        date = parsedate_to_datetime(limited.headers["Date"])
+        retry_at = parsedate_to_datetime(limited.headers["Retry-After"])
+        assert date == datetime(2024, 5, 1, 12, 0, 10, tzinfo=timezone.utc)
+        # A whole second after Date, though the service's clock is 10.8 s after its epoch.
+        assert (retry_at - date).total_seconds() == 1
+        server.inject("429")
+        faulted = await api.call("GET", TASKS)
+        assert parsedate_to_datetime(faulted.headers["Retry-After"]) - date == timedelta(seconds=7)
+
+
+async def test_every_answer_carries_a_date_from_the_simulated_wall_clock() -> None:
+    async with running(epoch=EPOCH, rate_limit=100) as (server, api):
+        await asyncio.sleep(3725.5)
+        expected = "Wed, 01 May 2024 13:02:05 GMT"
+        server.inject("502", endpoint="list")
+        server.inject("drop", endpoint="get")
+        requests: list[tuple[str, str, dict[str, Any]]] = [
+            ("POST", TASKS, {"json": {"query": QUERY}}),  # 200
+            ("POST", TASKS, {"json": {}}),  # 422
+            ("GET", TASKS, {}),  # the 502 fault
+            ("GET", f"{TASKS}/nope/results", {}),  # 404 from the service
+            ("GET", "/v9/elsewhere", {}),  # 404 from the router
+            ("DELETE", TASKS, {}),  # 405
+            ("GET", "/openapi.json", {}),
+            ("GET", f"{TASKS}/nope", {"headers": {"Authorization": "Bearer wrong"}}),  # 401
+        ]
+        for method, path, options in requests:
+            status, headers, _ = await raw(api, method, path, **options)
+            assert headers["Date"] == expected, (method, path, status)
+        assert server.wall_clock() == EPOCH + timedelta(seconds=3725.5)
+        assert server.epoch == EPOCH
+
+
+async def test_created_at_and_date_tell_the_same_instant() -> None:
+    async with running(epoch=EPOCH) as (_, api):
+        for pause in (90.25, 0.74, 0.02):
+            await asyncio.sleep(pause)
+            async with api.session.post(TASKS, json={"query": QUERY}) as response:
+                task = await response.json()
+                date = parsedate_to_datetime(response.headers["Date"])
+            created_at = datetime.fromisoformat(task["created_at"].replace("Z", "+00:00"))
+            assert date == created_at.replace(microsecond=0)
+
+
+async def test_a_skewed_service_clock_shows_in_date_and_created_at(looptime: float) -> None:
+    behind = datetime.now(timezone.utc) - timedelta(hours=2)
+    async with running(epoch=behind) as (_, api):
+        async with api.session.post(TASKS, json={"query": QUERY}) as response:
+            date = parsedate_to_datetime(response.headers["Date"])
+            task = await response.json()
+        skew = datetime.now(timezone.utc) - date
+        assert timedelta(hours=2) - timedelta(seconds=5) < skew < timedelta(hours=2, seconds=5)
+        assert task["created_at"].startswith(behind.strftime("%Y-%m-%dT%H"))
