@@ -35,7 +35,8 @@ async def test_wait_and_stream_end_on_status_only_and_lose_no_row() -> None:
         assert simulated.evaluated_by < simulated.ends_at
         await task.wait(poll_interval=0.5)
         assert task.status is TaskStatus.DONE
-        assert task.is_exhausted and task.evaluation_caught_up
+        assert task.is_exhausted
+        assert task.evaluation_caught_up
         final = [row["id"] for row in server.visible_rows(task.id)]
         assert sorted(streamed) == sorted(final)  # every row, once
         assert len(streamed) == len(set(streamed))

@@ -376,10 +376,16 @@ async def test_a_create_lost_on_the_wire_at_cancellation_is_found_and_kept() -> 
     async with fake() as server, client_for(server, rate_limit=None) as client:
         server.inject("commit_then_drop", endpoint="create")
         recorded: list[str] = []
-        batch = asyncio.ensure_future(client.discovery_tasks.create_many(
-            ["one", "two"], on_created=lambda i, task: recorded.append(task.id)))
-        while server.create_count < 2:  # both sent, one answer lost on the wire
-            await asyncio.sleep(0.01)
+        first = asyncio.Event()
+
+        def created(index: int, task: DiscoveryTask) -> None:
+            recorded.append(task.id)
+            first.set()
+
+        batch = asyncio.ensure_future(
+            client.discovery_tasks.create_many(["one", "two"], on_created=created))
+        await first.wait()  # both were sent at once; the other's answer was lost
+        assert server.create_count == 2
         batch.cancel()
         with pytest.raises(asyncio.CancelledError):
             await batch
