@@ -1,0 +1,147 @@
+"""The Redis store's Lua scripts: the rules of ``_rate`` and ``_journal``, run atomically.
+
+Every script reads the clock with ``TIME`` (plus ``ARGV[1]``, an offset in
+microseconds that is 0 outside tests), so all clients, on whatever machine, decide
+on the server's clock. Times are integer microseconds since the epoch: exact in a
+Lua double, and written with ``%.0f`` because Lua's default number formatting keeps
+only 14 digits. All keys of a namespace share the hash tag ``{namespace}``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACQUIRE",
+    "JOURNAL_COMPLETE",
+    "JOURNAL_RELEASE",
+    "JOURNAL_RENEW",
+    "JOURNAL_RESERVE",
+    "PAUSE",
+]
+
+_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + tonumber(ARGV[1])
+local function fmt(x) return string.format('%.0f', x) end
+"""
+
+#: KEYS: rate hash (next, paused), start log (list, newest first).
+#: ARGV: offset, limited (1/0), window (burst / rate, us), burst, cap per second, log length.
+#: Returns {wait_us, now_us}; wait 0 means the start was taken.
+ACQUIRE = (
+    _NOW
+    + """
+local state = redis.call('HMGET', KEYS[1], 'next', 'paused')
+local next_start = tonumber(state[1])
+local paused = tonumber(state[2]) or 0
+local ready = paused
+local limited = ARGV[2] == '1'
+local window = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+if limited then
+    if burst == 1 then
+        if next_start and next_start > ready then ready = next_start end
+    else
+        local oldest = redis.call('LINDEX', KEYS[2], burst - 1)
+        if oldest and tonumber(oldest) + window > ready then ready = tonumber(oldest) + window end
+    end
+    local second = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
+    if second and tonumber(second) + 1000000 > ready then ready = tonumber(second) + 1000000 end
+end
+if ready > now then return {ready - now, now} end
+if limited then
+    if burst == 1 then
+        if not next_start or now > next_start + window then
+            next_start = now + window
+        else
+            next_start = next_start + window
+        end
+        redis.call('HSET', KEYS[1], 'next', fmt(next_start))
+        redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(window, paused - now) / 1000) + 1000)
+    end
+    redis.call('LPUSH', KEYS[2], fmt(now))
+    redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+    redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 2000)
+end
+return {0, now}
+"""
+)
+
+#: KEYS: rate hash. ARGV: offset, seconds (us). Returns nothing.
+PAUSE = (
+    _NOW
+    + """
+local paused = now + tonumber(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[1], 'paused'))
+if current and current > paused then paused = current end
+redis.call('HSET', KEYS[1], 'paused', fmt(paused))
+local ttl = math.ceil((paused - now) / 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 0
+"""
+)
+
+#: KEYS: entry hash, journal index (sorted set, ordered by member).
+#: ARGV: offset, key, index member, body, owner, lease (us), then 'run', run and/or
+#: 'position', position when given. Returns {outcome, wait_us, field, value, ...}.
+JOURNAL_RESERVE = (
+    _NOW
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+local outcome = 'reserved'
+local wait = 0
+local lease_until = fmt(now + tonumber(ARGV[6]))
+if not state then
+    local fields = {'key', ARGV[2], 'member', ARGV[3], 'body_json', ARGV[4], 'state', 'sending',
+                    'owner', ARGV[5], 'reserved_at', fmt(now), 'lease_until', lease_until}
+    for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+    redis.call('HSET', KEYS[1], unpack(fields))
+    redis.call('ZADD', KEYS[2], 0, ARGV[3])
+elseif state == 'created' then
+    outcome = 'created'
+else
+    local held = tonumber(redis.call('HGET', KEYS[1], 'lease_until')) or now
+    if held > now then
+        outcome = 'busy'
+        wait = held - now
+    else
+        outcome = 'taken_over'
+        redis.call('HSET', KEYS[1], 'owner', ARGV[5], 'lease_until', lease_until)
+    end
+end
+local result = {outcome, wait}
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields do result[#result + 1] = fields[i] end
+return result
+"""
+)
+
+#: KEYS: entry hash. ARGV: offset, owner, lease (us). Returns 1 if renewed, else 0.
+JOURNAL_RENEW = (
+    _NOW
+    + """
+local entry = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if entry[1] ~= 'sending' or entry[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'lease_until', fmt(now + tonumber(ARGV[3])))
+return 1
+"""
+)
+
+#: KEYS: entry hash. ARGV: task id, created_at. Returns the recorded task id, or
+#: false (nil) when there is no entry.
+JOURNAL_COMPLETE = """
+local entry = redis.call('HMGET', KEYS[1], 'state', 'task_id')
+if not entry[1] then return false end
+if entry[1] == 'created' then return entry[2] end
+redis.call('HSET', KEYS[1], 'state', 'created', 'task_id', ARGV[1], 'created_at', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lease_until')
+return ARGV[1]
+"""
+
+#: KEYS: entry hash, journal index. ARGV: owner. Returns 1 if released, else 0.
+JOURNAL_RELEASE = """
+local entry = redis.call('HMGET', KEYS[1], 'state', 'owner', 'member')
+if entry[1] ~= 'sending' or entry[2] ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], entry[3])
+return 1
+"""
