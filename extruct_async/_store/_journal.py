@@ -24,13 +24,10 @@ def reserve(
     body_json: str,
     owner: str,
     lease_seconds: float,
-    wall_now: float | None = None,
 ) -> tuple[Reservation, JournalEntry | None]:
     """Decide a reservation of ``key``, whose current entry is ``entry``, at ``now``.
 
-    ``wall_now`` (default ``now``) is recorded as a new entry's ``reserved_at``, for
-    stores whose lease clock is not the wall clock. Returns the answer and the entry
-    to write (None: nothing changes).
+    Returns the answer and the entry to write (None: nothing changes).
     """
     if entry is None:
         new = JournalEntry(
@@ -40,7 +37,7 @@ def reserve(
             body_json=body_json,
             state=JournalState.SENDING,
             owner=owner,
-            reserved_at=now if wall_now is None else wall_now,
+            reserved_at=now,
             lease_until=now + lease_seconds,
         )
         return Reservation(ReserveOutcome.RESERVED, new), new

@@ -7,7 +7,6 @@ awaiting anything, so each is atomic on the event loop.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable
 
@@ -18,21 +17,16 @@ from ._rate import RateState, admit
 __all__ = ["MemoryStore"]
 
 
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()
-
-
 class MemoryStore(Store):
     """A store in this process's memory.
 
     Args:
-        clock: the clock of the rate limit, the pause and the leases. Defaults to the
-            running event loop's clock (so fake loop clocks such as looptime apply).
-            A journal entry's ``reserved_at`` is always wall-clock epoch seconds.
+        clock: the clock of every decision (rate limit, pause, leases, a journal
+            entry's ``reserved_at``); the wall clock (epoch seconds) by default.
     """
 
-    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
-        self._clock = clock or _loop_time
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._rates: dict[str, RateState] = {}
         self._journal: dict[tuple[str, str], JournalEntry] = {}
         self._claims: set[tuple[str, str]] = set()
@@ -73,7 +67,6 @@ class MemoryStore(Store):
         reservation, write = _journal.reserve(
             self._journal.get((namespace, key)),
             now=self._clock(),
-            wall_now=time.time(),
             key=key,
             run=run,
             position=position,

@@ -55,7 +55,8 @@ class RedisStore(Store):
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
         )
-        self._offset = str(round(clock_offset * _US))
+        #: Seconds added to the server's clock (0 outside tests; see Args).
+        self.clock_offset = clock_offset
         self._acquire = self._client.register_script(_redis_scripts.ACQUIRE)
         self._pause = self._client.register_script(_redis_scripts.PAUSE)
         self._reserve = self._client.register_script(_redis_scripts.JOURNAL_RESERVE)
@@ -67,6 +68,9 @@ class RedisStore(Store):
         kwargs = self._client.connection_pool.connection_kwargs
         where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
         return f"RedisStore({where!r}, db={kwargs.get('db', 0)})"
+
+    def _offset(self) -> str:
+        return str(round(self.clock_offset * _US))
 
     @contextlib.contextmanager
     def _failures(self) -> Iterator[None]:
@@ -83,13 +87,13 @@ class RedisStore(Store):
         """See ``Store.acquire_timed``."""
         prefix = redis_keys(namespace)
         if rate is None:
-            args = [self._offset, "0", "0", "1", "1", "1"]
+            args = [self._offset(), "0", "0", "1", "1", "1"]
         else:
             if rate <= 0 or burst < 1:
                 raise ValueError(f"rate must be > 0 and burst >= 1, got {rate!r} and {burst!r}")
             window = math.ceil(burst * _US / rate)  # rounded up: never faster than asked
             args = [
-                self._offset,
+                self._offset(),
                 "1",
                 str(window),
                 str(burst),
@@ -105,7 +109,7 @@ class RedisStore(Store):
         with self._failures():
             await self._pause(
                 keys=[redis_keys(namespace) + "rate"],
-                args=[self._offset, str(math.ceil(seconds * _US))],
+                args=[self._offset(), str(math.ceil(seconds * _US))],
             )
 
     # -- the create journal --------------------------------------------------------
@@ -126,7 +130,7 @@ class RedisStore(Store):
             raise ValueError("run: a run name cannot contain NUL characters")
         prefix = redis_keys(namespace)
         args = [
-            self._offset,
+            self._offset(),
             key,
             _index_member(key, run, position),
             body_json,
@@ -151,7 +155,7 @@ class RedisStore(Store):
         with self._failures():
             renewed = await self._renew(
                 keys=[redis_keys(namespace) + "journal:" + key],
-                args=[self._offset, owner, str(math.ceil(lease_seconds * _US))],
+                args=[self._offset(), owner, str(math.ceil(lease_seconds * _US))],
             )
         return bool(renewed)
 
