@@ -83,7 +83,12 @@ def admit(state: RateState, now: float, rate: float | None, burst: int) -> float
             else:  # on time or a little late: stay on the schedule
                 state.next_start += window
         starts.append(now)
-        keep = recorded_starts(rate, burst)
-        if len(starts) > keep:
-            del starts[: len(starts) - keep]
+        # Keep what either bound can still look at: the last ``recorded_starts`` and,
+        # of those, only the ones young enough to matter (a high rate stays cheap).
+        horizon = now - max(1.0, window)
+        drop = max(len(starts) - recorded_starts(rate, burst), 0)
+        while drop < len(starts) and starts[drop] < horizon:
+            drop += 1
+        if drop:
+            del starts[:drop]
     return 0.0

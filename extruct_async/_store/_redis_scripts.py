@@ -60,6 +60,12 @@ if limited then
     end
     redis.call('LPUSH', KEYS[2], fmt(now))
     redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+    local horizon = now - math.max(1000000, window)
+    while true do  -- starts too old for either bound: a high rate stays cheap
+        local oldest = redis.call('LINDEX', KEYS[2], -1)
+        if not oldest or tonumber(oldest) >= horizon then break end
+        redis.call('RPOP', KEYS[2])
+    end
     redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 2000)
 end
 return {0, now}

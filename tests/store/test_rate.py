@@ -136,3 +136,12 @@ async def test_namespaces_do_not_share_a_limit(backend: Backend, namespace: str)
     assert await store.acquire(namespace + "-other", rate=1.0) == 0.0
     await store.pause(namespace, 60.0)
     assert await store.acquire(namespace + "-third", rate=1.0) == 0.0
+
+
+def test_the_log_keeps_only_starts_that_can_matter() -> None:
+    state = RateState()
+    for n in range(100):
+        admit(state, 100.0 + n * 0.01, 1000.0, 1000)
+    assert len(state.starts) == 100
+    admit(state, 101.505, 1000.0, 1000)  # everything before 100.505 is out of both windows
+    assert state.starts == [100.0 + n * 0.01 for n in range(51, 100)] + [101.505]
