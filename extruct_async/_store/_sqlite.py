@@ -89,7 +89,8 @@ class SQLiteStore(Store):
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
     ) -> None:
-        self.path = os.fspath(path)
+        #: The database file, made absolute (a later ``chdir`` does not move it).
+        self.path = os.path.abspath(path)
         self._clock = clock
         self._busy_timeout = busy_timeout
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extruct-store")

@@ -23,8 +23,7 @@ def test_sqlite_paths_follow_sqlalchemy(tmp_path: Path, monkeypatch: pytest.Monk
     absolute = open_store(f"sqlite:///{tmp_path}/extruct.db")  # a fourth slash
     assert isinstance(relative, SQLiteStore)
     assert isinstance(absolute, SQLiteStore)
-    assert relative.path == "extruct.db"
-    assert absolute.path == os.path.join(tmp_path, "extruct.db")
+    assert relative.path == absolute.path == os.path.join(tmp_path, "extruct.db")
 
 
 @pytest.mark.parametrize(
