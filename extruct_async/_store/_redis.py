@@ -9,9 +9,10 @@ server's clock, so the rules hold across machines whose clocks disagree. Keys ar
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 from collections.abc import Iterable, Iterator
-from typing import Any, cast
+from typing import cast
 from urllib.parse import quote
 
 import redis.asyncio
@@ -128,7 +129,6 @@ class RedisStore(Store):
         """See ``Store.journal_reserve``."""
         if run is not None and "\x00" in run:
             raise ValueError("run: a run name cannot contain NUL characters")
-        prefix = redis_keys(namespace)
         args = [
             self._offset(),
             key,
@@ -136,17 +136,13 @@ class RedisStore(Store):
             body_json,
             owner,
             str(math.ceil(lease_seconds * _US)),
+            run or "",
+            "0" if run is None else "1",
+            "" if position is None else str(position),
         ]
-        if run is not None:
-            args += ["run", run]
-        if position is not None:
-            args += ["position", str(position)]
         with self._failures():
-            reply = await self._reserve(
-                keys=[prefix + "journal:" + key, prefix + "journal"], args=args
-            )
-        outcome, wait, *flat = reply
-        return Reservation(ReserveOutcome(outcome), _to_entry(flat), wait / _US)
+            outcome, wait, raw = await self._reserve(keys=_journal_keys(namespace), args=args)
+        return Reservation(ReserveOutcome(outcome), _to_entry(raw), wait / _US)
 
     async def journal_renew(
         self, namespace: str, key: str, *, owner: str, lease_seconds: float
@@ -154,8 +150,8 @@ class RedisStore(Store):
         """See ``Store.journal_renew``."""
         with self._failures():
             renewed = await self._renew(
-                keys=[redis_keys(namespace) + "journal:" + key],
-                args=[self._offset(), owner, str(math.ceil(lease_seconds * _US))],
+                keys=_journal_keys(namespace)[:1],
+                args=[self._offset(), key, owner, str(math.ceil(lease_seconds * _US))],
             )
         return bool(renewed)
 
@@ -165,7 +161,7 @@ class RedisStore(Store):
         """See ``Store.journal_complete``."""
         with self._failures():
             recorded = await self._complete(
-                keys=[redis_keys(namespace) + "journal:" + key], args=[task_id, created_at]
+                keys=_journal_keys(namespace)[:1], args=[key, task_id, created_at]
             )
         if recorded is None:
             raise StoreError(f"journal_complete: no journal entry for key {key!r}")
@@ -173,29 +169,27 @@ class RedisStore(Store):
 
     async def journal_release(self, namespace: str, key: str, *, owner: str) -> bool:
         """See ``Store.journal_release``."""
-        prefix = redis_keys(namespace)
         with self._failures():
-            released = await self._release(
-                keys=[prefix + "journal:" + key, prefix + "journal"], args=[owner]
-            )
+            released = await self._release(keys=_journal_keys(namespace), args=[key, owner])
         return bool(released)
 
     async def journal_entries(self, namespace: str, run: str | None = None) -> list[JournalEntry]:
         """See ``Store.journal_entries``."""
-        prefix = redis_keys(namespace)
+        journal, index = _journal_keys(namespace)
         with self._failures():
+            found: list[str | None]  # decode_responses: str throughout
             if run is None:
-                found = await self._client.zrange(prefix + "journal", 0, -1)
+                found = cast("list[str | None]", await self._client.hvals(journal))
             else:
                 start = "1" + run + "\x00"
-                found = await self._client.zrangebylex(
-                    prefix + "journal", "[" + start, "(" + start[:-1] + "\x01"
+                members = await self._client.zrangebylex(
+                    index, "[" + start, "(" + start[:-1] + "\x01"
                 )
-            async with self._client.pipeline(transaction=False) as pipe:
-                for member in cast("list[str]", found):  # decode_responses: all str
-                    pipe.hgetall(prefix + "journal:" + _index_key(member))
-                rows = await pipe.execute()
-        entries = [_to_entry(_flatten(fields)) for fields in rows if fields]
+                keys = [_index_key(member) for member in cast("list[str]", members)]
+                found = []
+                if keys:
+                    found = cast("list[str | None]", await self._client.hmget(journal, keys))
+        entries = [_to_entry(raw) for raw in found if raw is not None]
         return sorted(entries, key=_journal.order)
 
     # -- claims and checkpoints ----------------------------------------------------
@@ -244,22 +238,22 @@ def _index_key(member: str) -> str:
     return member.split("\x00", 1 if member.startswith("0") else 2)[-1]
 
 
+def _journal_keys(namespace: str) -> list[str]:
+    prefix = redis_keys(namespace)
+    return [prefix + "journal", prefix + "journal:index"]
+
+
 def _checkpoint_key(namespace: str, task_id: str, consumer: str) -> str:
     return f"{redis_keys(namespace)}checkpoint:{quote(task_id, safe='')}:{quote(consumer, safe='')}"
 
 
-def _flatten(fields: dict[str, str]) -> list[str]:
-    return [item for pair in fields.items() for item in pair]
-
-
-def _to_entry(flat: list[Any]) -> JournalEntry:
-    fields = dict(zip(flat[::2], flat[1::2], strict=True))
+def _to_entry(raw: str) -> JournalEntry:
+    fields = json.loads(raw)
     lease_until = fields.get("lease_until")
-    position = fields.get("position")
     return JournalEntry(
         key=fields["key"],
         run=fields.get("run"),
-        position=None if position is None else int(position),
+        position=fields.get("position"),
         body_json=fields["body_json"],
         state=JournalState(fields["state"]),
         owner=fields["owner"],

@@ -86,68 +86,95 @@ return 0
 """
 )
 
-#: KEYS: entry hash, journal index (sorted set, ordered by member).
-#: ARGV: offset, key, index member, body, owner, lease (us), then 'run', run and/or
-#: 'position', position when given. Returns {outcome, wait_us, field, value, ...}.
+#: The journal is one hash per namespace (key -> the entry as JSON, times as strings
+#: of microseconds: cjson keeps only 14 digits of a number) and one sorted set, its
+#: index, ordered by member.
+_ENTRY = """
+local function load(key)
+    local raw = redis.call('HGET', KEYS[1], key)
+    if raw then return cjson.decode(raw) end
+    return nil
+end
+local function save(entry)
+    local raw = cjson.encode(entry)
+    redis.call('HSET', KEYS[1], entry.key, raw)
+    return raw
+end
+"""
+
+#: KEYS: journal hash, journal index. ARGV: offset, key, index member, body, owner,
+#: lease (us), run ('' for none), has run (1/0), position ('' for none).
+#: Returns {outcome, wait_us, entry JSON}.
 JOURNAL_RESERVE = (
     _NOW
+    + _ENTRY
     + """
-local state = redis.call('HGET', KEYS[1], 'state')
+local entry = load(ARGV[2])
 local outcome = 'reserved'
 local wait = 0
-local lease_until = fmt(now + tonumber(ARGV[6]))
-if not state then
-    local fields = {'key', ARGV[2], 'member', ARGV[3], 'body_json', ARGV[4], 'state', 'sending',
-                    'owner', ARGV[5], 'reserved_at', fmt(now), 'lease_until', lease_until}
-    for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
-    redis.call('HSET', KEYS[1], unpack(fields))
+local raw
+if not entry then
+    entry = {key = ARGV[2], member = ARGV[3], body_json = ARGV[4], state = 'sending',
+             owner = ARGV[5], reserved_at = fmt(now), lease_until = fmt(now + tonumber(ARGV[6]))}
+    if ARGV[8] == '1' then entry.run = ARGV[7] end
+    if ARGV[9] ~= '' then entry.position = tonumber(ARGV[9]) end
+    raw = save(entry)
     redis.call('ZADD', KEYS[2], 0, ARGV[3])
-elseif state == 'created' then
+elseif entry.state == 'created' then
     outcome = 'created'
 else
-    local held = tonumber(redis.call('HGET', KEYS[1], 'lease_until')) or now
+    local held = tonumber(entry.lease_until) or now
     if held > now then
         outcome = 'busy'
         wait = held - now
     else
         outcome = 'taken_over'
-        redis.call('HSET', KEYS[1], 'owner', ARGV[5], 'lease_until', lease_until)
+        entry.owner = ARGV[5]
+        entry.lease_until = fmt(now + tonumber(ARGV[6]))
     end
 end
-local result = {outcome, wait}
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields do result[#result + 1] = fields[i] end
-return result
+return {outcome, wait, raw or save(entry)}
 """
 )
 
-#: KEYS: entry hash. ARGV: offset, owner, lease (us). Returns 1 if renewed, else 0.
+#: KEYS: journal hash. ARGV: offset, key, owner, lease (us). Returns 1 if renewed, else 0.
 JOURNAL_RENEW = (
     _NOW
+    + _ENTRY
     + """
-local entry = redis.call('HMGET', KEYS[1], 'state', 'owner')
-if entry[1] ~= 'sending' or entry[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'lease_until', fmt(now + tonumber(ARGV[3])))
+local entry = load(ARGV[2])
+if not entry or entry.state ~= 'sending' or entry.owner ~= ARGV[3] then return 0 end
+entry.lease_until = fmt(now + tonumber(ARGV[4]))
+save(entry)
 return 1
 """
 )
 
-#: KEYS: entry hash. ARGV: task id, created_at. Returns the recorded task id, or
-#: false (nil) when there is no entry.
-JOURNAL_COMPLETE = """
-local entry = redis.call('HMGET', KEYS[1], 'state', 'task_id')
-if not entry[1] then return false end
-if entry[1] == 'created' then return entry[2] end
-redis.call('HSET', KEYS[1], 'state', 'created', 'task_id', ARGV[1], 'created_at', ARGV[2])
-redis.call('HDEL', KEYS[1], 'lease_until')
-return ARGV[1]
+#: KEYS: journal hash. ARGV: key, task id, created_at. Returns the recorded task id,
+#: or false (nil) when there is no entry.
+JOURNAL_COMPLETE = (
+    _ENTRY
+    + """
+local entry = load(ARGV[1])
+if not entry then return false end
+if entry.state == 'created' then return entry.task_id end
+entry.state = 'created'
+entry.task_id = ARGV[2]
+entry.created_at = ARGV[3]
+entry.lease_until = nil
+save(entry)
+return ARGV[2]
 """
+)
 
-#: KEYS: entry hash, journal index. ARGV: owner. Returns 1 if released, else 0.
-JOURNAL_RELEASE = """
-local entry = redis.call('HMGET', KEYS[1], 'state', 'owner', 'member')
-if entry[1] ~= 'sending' or entry[2] ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], entry[3])
+#: KEYS: journal hash, journal index. ARGV: key, owner. Returns 1 if released, else 0.
+JOURNAL_RELEASE = (
+    _ENTRY
+    + """
+local entry = load(ARGV[1])
+if not entry or entry.state ~= 'sending' or entry.owner ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], entry.member)
 return 1
 """
+)

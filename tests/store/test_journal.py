@@ -9,7 +9,10 @@ import pytest
 from extruct_async._store import JournalState, ReserveOutcome, StoreError
 from tests.store.conftest import Backend
 
-BODY = '{"query": "freight forwarding software", "desired_num_results": 10}'
+BODY = (  # slashes, quotes and non-ASCII survive every backend's encoding
+    '{"query": "caf\u00e9 software \\"B2B\\"", "desired_num_results": 10,'
+    ' "exclude_domains": ["https://www.acme.com/about"], "note": "Zürich"}'
+)
 LEASE = 30.0
 US = 1e-6
 
