@@ -1,0 +1,43 @@
+"""Where clients keep what must outlive one process: rate limit, journal, claims, checkpoints.
+
+``open_store(url)`` gives a ``Store``: ``MemoryStore`` (this process only),
+``SQLiteStore`` (one machine, many processes) or ``RedisStore`` (many machines,
+needs the ``redis`` extra; imported only when used).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._base import JournalEntry, JournalState, Reservation, ReserveOutcome, Store, StoreError
+from ._memory import MemoryStore
+from ._namespace import namespace_for
+from ._open import STORE_ENV, open_store
+from ._sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from ._redis import RedisStore
+
+__all__ = [
+    "STORE_ENV",
+    "JournalEntry",
+    "JournalState",
+    "MemoryStore",
+    "RedisStore",
+    "Reservation",
+    "ReserveOutcome",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "namespace_for",
+    "open_store",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # RedisStore needs the optional redis package: import it only when asked for.
+    if name == "RedisStore":
+        from ._redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,180 @@
+"""The Redis store's Lua scripts: the rules of ``_rate`` and ``_journal``, run atomically.
+
+Every script reads the clock with ``TIME`` (plus ``ARGV[1]``, an offset in
+microseconds that is 0 outside tests), so all clients, on whatever machine, decide
+on the server's clock. Times are integer microseconds since the epoch: exact in a
+Lua double, and written with ``%.0f`` because Lua's default number formatting keeps
+only 14 digits. All keys of a namespace share the hash tag ``{namespace}``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACQUIRE",
+    "JOURNAL_COMPLETE",
+    "JOURNAL_RELEASE",
+    "JOURNAL_RENEW",
+    "JOURNAL_RESERVE",
+    "PAUSE",
+]
+
+_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + tonumber(ARGV[1])
+local function fmt(x) return string.format('%.0f', x) end
+"""
+
+#: KEYS: rate hash (next, paused), start log (list, newest first).
+#: ARGV: offset, limited (1/0), window (burst / rate, us), burst, cap per second, log length.
+#: Returns {wait_us, now_us}; wait 0 means the start was taken.
+ACQUIRE = (
+    _NOW
+    + """
+local state = redis.call('HMGET', KEYS[1], 'next', 'paused')
+local next_start = tonumber(state[1])
+local paused = tonumber(state[2]) or 0
+local ready = paused
+local limited = ARGV[2] == '1'
+local window = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+if limited then
+    if burst == 1 then
+        if next_start and next_start > ready then ready = next_start end
+    else
+        local oldest = redis.call('LINDEX', KEYS[2], burst - 1)
+        if oldest and tonumber(oldest) + window > ready then ready = tonumber(oldest) + window end
+    end
+    local second = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
+    if second and tonumber(second) + 1000000 > ready then ready = tonumber(second) + 1000000 end
+end
+if ready > now then return {ready - now, now} end
+if limited then
+    if burst == 1 then
+        if not next_start or now > next_start + window then
+            next_start = now + window
+        else
+            next_start = next_start + window
+        end
+        redis.call('HSET', KEYS[1], 'next', fmt(next_start))
+        redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(window, paused - now) / 1000) + 1000)
+    end
+    redis.call('LPUSH', KEYS[2], fmt(now))
+    redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+    local horizon = now - math.max(1000000, window)
+    while true do  -- starts too old for either bound: a high rate stays cheap
+        local oldest = redis.call('LINDEX', KEYS[2], -1)
+        if not oldest or tonumber(oldest) >= horizon then break end
+        redis.call('RPOP', KEYS[2])
+    end
+    redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 2000)
+end
+return {0, now}
+"""
+)
+
+#: KEYS: rate hash. ARGV: offset, seconds (us). Returns nothing.
+PAUSE = (
+    _NOW
+    + """
+local paused = now + tonumber(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[1], 'paused'))
+if current and current > paused then paused = current end
+redis.call('HSET', KEYS[1], 'paused', fmt(paused))
+local ttl = math.ceil((paused - now) / 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 0
+"""
+)
+
+#: The journal is one hash per namespace (key -> the entry as JSON, times as strings
+#: of microseconds: cjson keeps only 14 digits of a number) and one sorted set, its
+#: index, ordered by member.
+_ENTRY = """
+local function load(key)
+    local raw = redis.call('HGET', KEYS[1], key)
+    if raw then return cjson.decode(raw) end
+    return nil
+end
+local function save(entry)
+    local raw = cjson.encode(entry)
+    redis.call('HSET', KEYS[1], entry.key, raw)
+    return raw
+end
+"""
+
+#: KEYS: journal hash, journal index. ARGV: offset, key, index member, body, owner,
+#: lease (us), run ('' for none), has run (1/0), position ('' for none).
+#: Returns {outcome, wait_us, entry JSON}.
+JOURNAL_RESERVE = (
+    _NOW
+    + _ENTRY
+    + """
+local entry = load(ARGV[2])
+local outcome = 'reserved'
+local wait = 0
+local raw
+if not entry then
+    entry = {key = ARGV[2], member = ARGV[3], body_json = ARGV[4], state = 'sending',
+             owner = ARGV[5], reserved_at = fmt(now), lease_until = fmt(now + tonumber(ARGV[6]))}
+    if ARGV[8] == '1' then entry.run = ARGV[7] end
+    if ARGV[9] ~= '' then entry.position = tonumber(ARGV[9]) end
+    raw = save(entry)
+    redis.call('ZADD', KEYS[2], 0, ARGV[3])
+elseif entry.state == 'created' then
+    outcome = 'created'
+else
+    local held = tonumber(entry.lease_until) or now
+    if held > now then
+        outcome = 'busy'
+        wait = held - now
+    else
+        outcome = 'taken_over'
+        entry.owner = ARGV[5]
+        entry.lease_until = fmt(now + tonumber(ARGV[6]))
+    end
+end
+return {outcome, wait, raw or save(entry)}
+"""
+)
+
+#: KEYS: journal hash. ARGV: offset, key, owner, lease (us). Returns 1 if renewed, else 0.
+JOURNAL_RENEW = (
+    _NOW
+    + _ENTRY
+    + """
+local entry = load(ARGV[2])
+if not entry or entry.state ~= 'sending' or entry.owner ~= ARGV[3] then return 0 end
+entry.lease_until = fmt(now + tonumber(ARGV[4]))
+save(entry)
+return 1
+"""
+)
+
+#: KEYS: journal hash. ARGV: key, task id, created_at. Returns the recorded task id,
+#: or false (nil) when there is no entry.
+JOURNAL_COMPLETE = (
+    _ENTRY
+    + """
+local entry = load(ARGV[1])
+if not entry then return false end
+if entry.state == 'created' then return entry.task_id end
+entry.state = 'created'
+entry.task_id = ARGV[2]
+entry.created_at = ARGV[3]
+entry.lease_until = nil
+save(entry)
+return ARGV[2]
+"""
+)
+
+#: KEYS: journal hash, journal index. ARGV: key, owner. Returns 1 if released, else 0.
+JOURNAL_RELEASE = (
+    _ENTRY
+    + """
+local entry = load(ARGV[1])
+if not entry or entry.state ~= 'sending' or entry.owner ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], entry.member)
+return 1
+"""
+)

@@ -1,0 +1,400 @@
+"""The SQLite store: one machine, many processes, nothing to start.
+
+One file in WAL mode (readers never wait for the writer; ``synchronous=NORMAL``, so
+a commit survives the process being killed, though not a power cut). Every
+read-modify-write runs inside ``BEGIN IMMEDIATE``: the write lock is taken first,
+then the clock read, so two processes can never decide on the same state.
+
+The standard library's sqlite3 blocks, so each store owns one worker thread with one
+connection, and the event loop only awaits its results: a process holding the lock
+makes this store's callers wait, never the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from . import _journal
+from ._base import JournalEntry, JournalState, Reservation, Store, StoreError
+from ._rate import RateState, admit
+
+__all__ = ["SQLiteStore"]
+
+_T = TypeVar("_T")
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rate (
+    ns TEXT PRIMARY KEY,
+    next_start REAL NOT NULL,
+    paused_until REAL NOT NULL,
+    starts BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    run TEXT,
+    position INTEGER,
+    body_json TEXT NOT NULL,
+    state TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    reserved_at REAL NOT NULL,
+    lease_until REAL,
+    task_id TEXT,
+    created_at TEXT,
+    PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS journal_by_run ON journal (ns, run, position);
+CREATE TABLE IF NOT EXISTS claims (
+    ns TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    PRIMARY KEY (ns, task_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    ns TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    row_id TEXT NOT NULL,
+    PRIMARY KEY (ns, task_id, consumer, row_id)
+) WITHOUT ROWID;
+"""
+_JOURNAL_COLUMNS = (
+    "key, run, position, body_json, state, owner, reserved_at, lease_until, task_id, created_at"
+)
+_NO_RATE_STATE = (float("-inf"), float("-inf"), b"")
+
+
+class SQLiteStore(Store):
+    """A store in one SQLite file, shared by every process that opens it.
+
+    Args:
+        path: the database file; created if missing (its directory must exist).
+        clock: the clock every decision is made on, read inside the write
+            transaction; the machine's wall clock (epoch seconds) by default.
+        busy_timeout: seconds to wait for another process's write lock before
+            failing with ``StoreError``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        #: The database file, made absolute (a later ``chdir`` does not move it).
+        self.path = os.path.abspath(path)
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extruct-store")
+        self._db: sqlite3.Connection | None = None  # opened by the worker thread
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- the worker ----------------------------------------------------------------
+
+    async def _run(self, job: Callable[..., _T], *args: Any) -> _T:
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._worker, job, *args)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,  # transactions are explicit
+                check_same_thread=False,  # opened and used by the worker thread only
+            )
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
+                    with self._transaction(db):
+                        for statement in _SCHEMA.split(";")[:-1]:
+                            db.execute(statement)
+                        db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[tuple[sqlite3.Connection, float]]:
+        """A write transaction and the clock read once its lock is held."""
+        try:
+            db = self._connection()
+            with self._transaction(db):
+                yield db, self._clock()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self!r}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        try:
+            yield self._connection()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self!r}: {exc}") from exc
+
+    # -- shared rate limit and pause -----------------------------------------------
+
+    async def acquire_timed(
+        self, namespace: str, *, rate: float | None, burst: int = 1
+    ) -> tuple[float, float]:
+        """See ``Store.acquire_timed``."""
+        return await self._run(self._acquire, namespace, rate, burst)
+
+    def _acquire(self, namespace: str, rate: float | None, burst: int) -> tuple[float, float]:
+        with self._write() as (db, now):
+            row = db.execute(
+                "SELECT next_start, paused_until, starts FROM rate WHERE ns = ?", (namespace,)
+            ).fetchone()
+            next_start, paused_until, starts = row or _NO_RATE_STATE
+            state = RateState(next_start, paused_until, RateState.unpack_starts(starts))
+            wait = admit(state, now, rate, burst)
+            if not wait and rate is not None:
+                self._save_rate(db, namespace, state)
+        return wait, now
+
+    async def pause(self, namespace: str, seconds: float) -> None:
+        """See ``Store.pause``."""
+        await self._run(self._pause, namespace, seconds)
+
+    def _pause(self, namespace: str, seconds: float) -> None:
+        with self._write() as (db, now):
+            db.execute(
+                "INSERT INTO rate (ns, next_start, paused_until, starts) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (ns) DO UPDATE"
+                " SET paused_until = max(paused_until, excluded.paused_until)",
+                (namespace, float("-inf"), now + seconds, b""),
+            )
+
+    @staticmethod
+    def _save_rate(db: sqlite3.Connection, namespace: str, state: RateState) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO rate (ns, next_start, paused_until, starts)"
+            " VALUES (?, ?, ?, ?)",
+            (namespace, state.next_start, state.paused_until, state.pack_starts()),
+        )
+
+    # -- the create journal --------------------------------------------------------
+
+    async def journal_reserve(
+        self,
+        namespace: str,
+        key: str,
+        *,
+        run: str | None,
+        position: int | None,
+        body_json: str,
+        owner: str,
+        lease_seconds: float,
+    ) -> Reservation:
+        """See ``Store.journal_reserve``."""
+        return await self._run(
+            self._journal_reserve, namespace, key, run, position, body_json, owner, lease_seconds
+        )
+
+    def _journal_reserve(
+        self,
+        namespace: str,
+        key: str,
+        run: str | None,
+        position: int | None,
+        body_json: str,
+        owner: str,
+        lease_seconds: float,
+    ) -> Reservation:
+        with self._write() as (db, now):
+            reservation, write = _journal.reserve(
+                self._entry(db, namespace, key),
+                now=now,
+                key=key,
+                run=run,
+                position=position,
+                body_json=body_json,
+                owner=owner,
+                lease_seconds=lease_seconds,
+            )
+            if write is not None:
+                self._save_entry(db, namespace, write)
+        return reservation
+
+    async def journal_renew(
+        self, namespace: str, key: str, *, owner: str, lease_seconds: float
+    ) -> bool:
+        """See ``Store.journal_renew``."""
+        return await self._run(self._journal_renew, namespace, key, owner, lease_seconds)
+
+    def _journal_renew(self, namespace: str, key: str, owner: str, lease_seconds: float) -> bool:
+        with self._write() as (db, now):
+            renewed = _journal.renew(
+                self._entry(db, namespace, key), now=now, owner=owner, lease_seconds=lease_seconds
+            )
+            if renewed is not None:
+                self._save_entry(db, namespace, renewed)
+        return renewed is not None
+
+    async def journal_complete(
+        self, namespace: str, key: str, *, task_id: str, created_at: str
+    ) -> str:
+        """See ``Store.journal_complete``."""
+        return await self._run(self._journal_complete, namespace, key, task_id, created_at)
+
+    def _journal_complete(self, namespace: str, key: str, task_id: str, created_at: str) -> str:
+        with self._write() as (db, _):
+            entry = self._entry(db, namespace, key)
+            if entry is None:
+                raise StoreError(f"journal_complete: no journal entry for key {key!r}")
+            done = _journal.complete(entry, task_id=task_id, created_at=created_at)
+            if done is not entry:
+                self._save_entry(db, namespace, done)
+        assert done.task_id is not None
+        return done.task_id
+
+    async def journal_release(self, namespace: str, key: str, *, owner: str) -> bool:
+        """See ``Store.journal_release``."""
+        return await self._run(self._journal_release, namespace, key, owner)
+
+    def _journal_release(self, namespace: str, key: str, owner: str) -> bool:
+        with self._write() as (db, _):
+            if not _journal.may_release(self._entry(db, namespace, key), owner=owner):
+                return False
+            db.execute("DELETE FROM journal WHERE ns = ? AND key = ?", (namespace, key))
+        return True
+
+    async def journal_entries(self, namespace: str, run: str | None = None) -> list[JournalEntry]:
+        """See ``Store.journal_entries``."""
+        return await self._run(self._journal_entries, namespace, run)
+
+    def _journal_entries(self, namespace: str, run: str | None) -> list[JournalEntry]:
+        query = f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE ns = ?"
+        params: tuple[str, ...] = (namespace,)
+        if run is not None:
+            query += " AND run = ?"
+            params += (run,)
+        with self._read() as db:
+            entries = [_to_entry(row) for row in db.execute(query, params)]
+        return sorted(entries, key=_journal.order)
+
+    @staticmethod
+    def _entry(db: sqlite3.Connection, namespace: str, key: str) -> JournalEntry | None:
+        row = db.execute(
+            f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE ns = ? AND key = ?", (namespace, key)
+        ).fetchone()
+        return None if row is None else _to_entry(row)
+
+    @staticmethod
+    def _save_entry(db: sqlite3.Connection, namespace: str, entry: JournalEntry) -> None:
+        db.execute(
+            f"INSERT OR REPLACE INTO journal (ns, {_JOURNAL_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                namespace,
+                entry.key,
+                entry.run,
+                entry.position,
+                entry.body_json,
+                entry.state.value,
+                entry.owner,
+                entry.reserved_at,
+                entry.lease_until,
+                entry.task_id,
+                entry.created_at,
+            ),
+        )
+
+    # -- claims and checkpoints ----------------------------------------------------
+
+    async def claim(self, namespace: str, task_id: str) -> bool:
+        """See ``Store.claim``."""
+        return await self._run(self._claim, namespace, task_id)
+
+    def _claim(self, namespace: str, task_id: str) -> bool:
+        with self._write() as (db, _):
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO claims (ns, task_id) VALUES (?, ?)", (namespace, task_id)
+            )
+        return cursor.rowcount == 1
+
+    async def checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:
+        """See ``Store.checkpoint_load``."""
+        return await self._run(self._checkpoint_load, namespace, task_id, consumer)
+
+    def _checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT row_id FROM checkpoints WHERE ns = ? AND task_id = ? AND consumer = ?",
+                (namespace, task_id, consumer),
+            )
+            return {row_id for (row_id,) in rows}
+
+    async def checkpoint_add(
+        self, namespace: str, task_id: str, consumer: str, row_ids: Iterable[str]
+    ) -> None:
+        """See ``Store.checkpoint_add``."""
+        rows = [(namespace, task_id, consumer, row_id) for row_id in row_ids]
+        if rows:
+            await self._run(self._checkpoint_add, rows)
+
+    def _checkpoint_add(self, rows: list[tuple[str, str, str, str]]) -> None:
+        with self._write() as (db, _):
+            db.executemany(
+                "INSERT OR IGNORE INTO checkpoints (ns, task_id, consumer, row_id)"
+                " VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    # -- lifetime ------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the connection and stop the worker thread."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._worker, self._close)
+        finally:
+            self._worker.shutdown(wait=False)
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _to_entry(row: tuple[Any, ...]) -> JournalEntry:
+    key, run, position, body_json, state, owner, reserved_at, lease_until, task_id, created = row
+    return JournalEntry(
+        key=key,
+        run=run,
+        position=position,
+        body_json=body_json,
+        state=JournalState(state),
+        owner=owner,
+        reserved_at=reserved_at,
+        lease_until=lease_until,
+        task_id=task_id,
+        created_at=created,
+    )

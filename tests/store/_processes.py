@@ -1,0 +1,110 @@
+"""Run store operations in separate OS processes, forked from a clean fork server.
+
+The fork server is a fresh process (no threads, no event loop of the test run's)
+that has imported the store and redis once, so each worker starts in milliseconds
+instead of re-importing the SDK.
+
+Each worker opens its own store from a URL, warms it up (connection, schema, scripts),
+waits at a barrier so all start together, runs, and returns plain values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue
+import time
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from extruct_async._store import Store, open_store
+
+_TIMEOUT = 60.0
+
+
+def run_in_processes(target: Callable[..., Any], args: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """Run ``target(barrier, *each)`` in one process per ``args`` item; their results."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["extruct_async._store", "redis.asyncio", __name__])
+    barrier = context.Barrier(len(args), timeout=_TIMEOUT)
+    results: multiprocessing.Queue[tuple[int, bool, Any]] = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(results, index, target, barrier, *each))
+        for index, each in enumerate(args)
+    ]
+    for process in processes:
+        process.start()
+    collected: dict[int, Any] = {}
+    try:
+        deadline = time.monotonic() + _TIMEOUT
+        while len(collected) < len(processes):
+            try:
+                index, ok, value = results.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"workers timed out; got {sorted(collected)}") from None
+            if not ok:
+                raise AssertionError(f"worker {index} failed:\n{value}")
+            collected[index] = value
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    return [collected[index] for index in range(len(processes))]
+
+
+def _worker(results: Any, index: int, target: Callable[..., Any], *args: Any) -> None:
+    try:
+        results.put((index, True, target(*args)))
+    except BaseException:
+        results.put((index, False, traceback.format_exc()))
+
+
+def _run(url: str, body: Callable[[Store], Coroutine[Any, Any, Any]]) -> Any:
+    async def main() -> Any:
+        async with open_store(url) as store:
+            await store.checkpoint_load("warm-up", "warm-up", "warm-up")
+            return await body(store)
+
+    return asyncio.run(main())
+
+
+def hammer(barrier: Any, url: str, namespace: str, rate: float, starts: int) -> list[float]:
+    """Take ``starts`` start slots as fast as the store allows; their store-clock times."""
+
+    async def body(store: Store) -> list[float]:
+        taken: list[float] = []
+        barrier.wait()
+        while len(taken) < starts:
+            wait, now = await store.acquire_timed(namespace, rate=rate)
+            if wait:
+                await asyncio.sleep(wait)
+            else:
+                taken.append(now)
+        return taken
+
+    result: list[float] = _run(url, body)
+    return result
+
+
+def claim_all(barrier: Any, url: str, namespace: str, task_ids: list[str]) -> list[str]:
+    """Claim every task id; the ones this process won."""
+
+    async def body(store: Store) -> list[str]:
+        barrier.wait()
+        return [task_id for task_id in task_ids if await store.claim(namespace, task_id)]
+
+    result: list[str] = _run(url, body)
+    return result
+
+
+def pause(barrier: Any, url: str, namespace: str, seconds: float) -> None:
+    """Pause the namespace from this process."""
+
+    async def body(store: Store) -> None:
+        barrier.wait()
+        await store.pause(namespace, seconds)
+
+    _run(url, body)
