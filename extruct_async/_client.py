@@ -425,6 +425,10 @@ class AsyncExtruct:
         default_headers: Mapping[str, str] | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
+        try:  # first: from here on, a traceback that shows locals shows only a masked key
+            credentials = Headers({"Authorization": f"Bearer {_api_key(api_key)}"})
+        finally:
+            api_key = None
         _log_from_environment()
         url = _base_url(base_url if base_url is not None else os.environ.get(BASE_URL_ENV))
         if burst is not None and rate_limit is None:
@@ -453,10 +457,7 @@ class AsyncExtruct:
             raise ConfigurationError(
                 "transport: expected an object with async send(request) and aclose()"
             )
-        try:
-            headers["Authorization"] = f"Bearer {_api_key(api_key)}"
-        finally:
-            api_key = None  # a traceback that shows locals must not show the key
+        headers.update(credentials)
         self.base_url = url
         pipeline = Pipeline(
             transport=transport, gate=gate, base_url=url, headers=headers, policy=policy,
@@ -472,7 +473,8 @@ class AsyncExtruct:
         self.discovery_tasks = DiscoveryTasks(endpoints, poller)
 
     def __repr__(self) -> str:
-        return f"AsyncExtruct(base_url={self.base_url!r})"
+        # getattr: a traceback that shows locals may show one still being built.
+        return f"AsyncExtruct(base_url={getattr(self, 'base_url', None)!r})"
 
     def with_options(
         self,
