@@ -32,6 +32,7 @@ from ._errors import (
     UnprocessableEntityError,
     WaitTimeoutError,
 )
+from ._export import to_dataframe, to_records
 from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
 from ._retry import RetryPolicy
 from ._task import DiscoveryTask
@@ -78,4 +79,6 @@ __all__ = [
     "UnprocessableEntityError",
     "WaitTimeoutError",
     "__version__",
+    "to_dataframe",
+    "to_records",
 ]

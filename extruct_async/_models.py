@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+from typing import Any
 
 import attrs
 
@@ -140,6 +141,28 @@ class CompanyResult:
         if self.created_at is not None:
             self.created_at = _utc(self.created_at)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The row as the service's JSON object: nulls kept, ``Z`` timestamps, ints as ints."""
+        from ._export import to_dict
+
+        return to_dict(self)
+
+    def to_json(self) -> str:
+        """The row as one line of the service's JSON."""
+        from ._export import to_json
+
+        return to_json(self)
+
+    def to_record(self) -> dict[str, Any]:
+        """The row flattened for CSV and DataFrames.
+
+        One column per field, and per criterion ``scores.<key>.grade``,
+        ``scores.<key>.explanation`` and ``scores.<key>.sources`` (space-separated URLs).
+        """
+        from ._export import to_record
+
+        return to_record(self)
+
 
 @attrs.frozen
 class TaskState:
@@ -202,6 +225,18 @@ class TaskState:
         until ``status`` turns ``done``.
         """
         return self.is_exhausted and self.num_results_evaluated >= self.num_results_enriched
+
+    def to_dict(self) -> dict[str, Any]:
+        """The task as the service's JSON object: nulls kept, ``Z`` timestamps."""
+        from ._export import to_dict
+
+        return to_dict(self)
+
+    def to_json(self) -> str:
+        """The task as one line of the service's JSON."""
+        from ._export import to_json
+
+        return to_json(self)
 
     @property
     def progress(self) -> tuple[object, ...]:

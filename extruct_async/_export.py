@@ -1,0 +1,94 @@
+"""Models out of the SDK: the service's JSON, flat records for CSV, and DataFrames.
+
+- ``to_dict`` / ``to_json`` give the service's own JSON shape: integers stay integers,
+  timestamps are UTC with a ``Z``, nulls are kept, enum members are their plain values.
+- ``to_record`` flattens a result row for CSV and DataFrames: one column per field, and
+  for each criterion ``scores.<key>.grade``, ``scores.<key>.explanation`` and
+  ``scores.<key>.sources`` (the URLs, space-separated).
+- ``to_records`` / ``to_dataframe`` do it for many rows, with one set of columns.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import msgspec
+
+from ._converter import converter
+from ._models import CompanyResult, TaskState
+
+__all__ = ["to_dataframe", "to_dict", "to_json", "to_record", "to_records"]
+
+_ROW_FIELDS = tuple(field.name for field in attrs.fields(CompanyResult) if field.name != "scores")
+_SCORE_PARTS = ("grade", "explanation", "sources")
+
+
+def to_dict(model: TaskState | CompanyResult) -> dict[str, Any]:
+    """The model as the service's JSON object (see the module docstring)."""
+    data: dict[str, Any] = converter.unstructure(model)
+    return data
+
+
+def to_json(model: TaskState | CompanyResult) -> str:
+    """The model as one line of the service's JSON."""
+    return msgspec.json.encode(to_dict(model)).decode()
+
+
+def to_record(row: CompanyResult) -> dict[str, Any]:
+    """A result row as one flat record: scalar fields, then three columns per criterion."""
+    data = to_dict(row)
+    record = {name: data[name] for name in _ROW_FIELDS}
+    for key, score in data["scores"].items():
+        record[f"scores.{key}.grade"] = score["grade"]
+        record[f"scores.{key}.explanation"] = score["explanation"]
+        record[f"scores.{key}.sources"] = " ".join(score["sources"])
+    return record
+
+
+def to_records(rows: Iterable[CompanyResult]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Flat records of ``rows`` and their columns: the row fields, then every criterion's.
+
+    A criterion some row lacks is an empty (None) cell in that row.
+    """
+    records = [to_record(row) for row in rows]
+    keys: dict[str, None] = {}
+    for record in records:
+        keys.update(dict.fromkeys(k for k in record if k.startswith("scores.")))
+    columns = [*_ROW_FIELDS, *sorted(keys, key=_criterion_order)]
+    return columns, [{column: record.get(column) for column in columns} for record in records]
+
+
+def _criterion_order(column: str) -> tuple[str, int]:
+    _, key, part = column.split(".", 2)
+    return key, _SCORE_PARTS.index(part)
+
+
+def to_dataframe(rows: Iterable[CompanyResult], *, library: str | None = None) -> Any:
+    """Result rows as a pandas or polars DataFrame of flat records, one row each.
+
+    Args:
+        rows: the rows (e.g. ``[row async for row in task.results()]``).
+        library: ``"pandas"`` or ``"polars"``; by default pandas if installed, else polars.
+
+    Raises:
+        ImportError: the library is not installed (``pip install pandas``).
+        ValueError: ``library`` is neither.
+    """
+    if library not in (None, "pandas", "polars"):
+        raise ValueError(f"library: 'pandas' or 'polars', not {library!r}")
+    columns, records = to_records(rows)
+    chosen = library or ("pandas" if importlib.util.find_spec("pandas") else "polars")
+    try:
+        module = importlib.import_module(chosen)
+    except ImportError:
+        raise ImportError(
+            f"to_dataframe needs {chosen}: pip install {chosen}"
+            + ("" if library else " (or polars)")
+        ) from None
+    if chosen == "pandas":
+        return module.DataFrame.from_records(records, columns=columns)
+    return module.DataFrame(records, schema=columns, orient="row", infer_schema_length=None)
