@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
@@ -25,7 +25,10 @@ from ._progress import Display, watching
 from ._running import Context
 from ._table import Column, Table, line_width
 
-__all__ = ["DEFAULT_OUTPUT", "DEFAULT_TASKS", "SEARCHES", "demo"]
+if TYPE_CHECKING:
+    from ..testing import FakeExtructServer
+
+__all__ = ["DEFAULT_OUTPUT", "DEFAULT_TASKS", "SEARCHES", "demo", "simulator"]
 
 #: Where the demo writes its rows unless told otherwise.
 DEFAULT_OUTPUT = "extruct-demo-results.jsonl"
@@ -104,18 +107,23 @@ async def _simulate(
     searches: Sequence[_Search], display: Display
 ) -> tuple[list[DiscoveryTask], list[list[CompanyResult]], float]:
     """Run ``searches`` on a simulator of their own; return the tasks, rows and seconds taken."""
-    from ..testing import FakeExtructServer  # the simulator is only needed here
-
-    pools = {search.query: search.pool for search in searches}
-    server = FakeExtructServer(
-        seed=_SEED, seconds_per_result=_SECONDS_PER_RESULT, candidate_pool=pools
-    )
+    server = simulator(searches)
     loop = asyncio.get_running_loop()
     async with server, server.client(rate_limit=None) as client:
         started = loop.time()
         tasks = await client.discovery_tasks.create_many([s.spec() for s in searches])
         rows = await _run(client, tasks, display)
         return tasks, rows, loop.time() - started
+
+
+def simulator(searches: Sequence[_Search], **options: Any) -> FakeExtructServer:
+    """Return the demo's simulator for ``searches`` (``options`` go to it, e.g. a ``clock``)."""
+    from ..testing import FakeExtructServer  # the simulator is only needed here
+
+    pools = {search.query: search.pool for search in searches}
+    return FakeExtructServer(
+        seed=_SEED, seconds_per_result=_SECONDS_PER_RESULT, candidate_pool=pools, **options
+    )
 
 
 def _report(
