@@ -11,12 +11,11 @@ from typing import NoReturn
 from .. import __version__
 from .._client import API_KEY_ENV
 from .._models import Criterion, DataSource
-from ..testing import add_server_arguments
 from . import _commands, _demo
 from ._exit import EXIT_CODES_HELP, ExitCode
 from ._output import FORMATS
 
-__all__ = ["build_parser"]
+__all__ = ["FAKE_SERVER_DESCRIPTION", "Parser", "build_parser"]
 
 _DESCRIPTION = """\
 Run Extruct Deep Searches from the shell: find companies matching a description,
@@ -24,6 +23,12 @@ follow the tasks live, and get the results as a table, JSON lines or CSV.
 
 New here? `extruct-async demo` runs a few searches end to end against an embedded
 simulator (fake companies, no account needed)."""
+
+#: What ``extruct-async fake-server --help`` says the command does.
+FAKE_SERVER_DESCRIPTION = (
+    "Run the embedded Deep Search simulator (the same as `python -m extruct_async.testing`);"
+    " point the CLI or the SDK at the URL it prints."
+)
 
 _ENVIRONMENT = """\
 environment:
@@ -37,7 +42,7 @@ environment:
 _SECRET_OPTION = re.compile(r"(--[\w-]*(?:key|token)[\w-]*=)\S+", re.IGNORECASE)
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """An argument parser that reports a usage error as one ``error:`` line."""
 
     def error(self, message: str) -> NoReturn:
@@ -51,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``extruct-async``; ``handler`` names each command's coroutine."""
-    parser = _Parser(
+    parser = Parser(
         prog="extruct-async",
         description=_DESCRIPTION,
         epilog=f"{_ENVIRONMENT}\n{EXIT_CODES_HELP}",
@@ -60,11 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, default=None)
     parser.add_argument("--version", action="version", version=f"extruct-async {__version__}")
     # Global options are accepted after the command too; there they override nothing unless given.
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     _global_options(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(parent: argparse._SubParsersAction[_Parser], name: str, summary: str) -> _Parser:
+    def command(parent: argparse._SubParsersAction[Parser], name: str, summary: str) -> Parser:
         return parent.add_parser(
             name, help=summary, description=summary, parents=[common],
             epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -79,13 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     _tasks_results(command(task_commands, "results", "Print a task's result rows."))
     _tasks_resume(command(task_commands, "resume", "Ask a finished task for more results."))
     _demo_command(command(commands, "demo", "Run several Deep Searches on simulated data."))
+    # The simulator's options are left unparsed here (see `_fake_server`): importing the
+    # simulator to declare them would slow every other command down.
     fake = commands.add_parser(
         "fake-server", help="Run the Deep Search simulator on loopback until Ctrl-C.",
-        description="Run the embedded Deep Search simulator (the same as"
-                    " `python -m extruct_async.testing`); point the CLI or the SDK at the URL"
-                    " it prints.",
+        add_help=False,
     )
-    add_server_arguments(fake)
     fake.set_defaults(handler=None)
     return parser
 
@@ -105,7 +109,7 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     )
 
 
-def _search(parser: _Parser) -> None:
+def _search(parser: Parser) -> None:
     parser.add_argument("query", help="what companies to find, in plain language")
     parser.add_argument(
         "--results", type=_int_between(1, 250), default=25, metavar="N",
@@ -129,7 +133,7 @@ def _search(parser: _Parser) -> None:
     parser.set_defaults(handler=_commands.search)
 
 
-def _tasks_list(parser: _Parser) -> None:
+def _tasks_list(parser: Parser) -> None:
     parser.add_argument(
         "--limit", type=_int_between(1, None), default=20, metavar="N",
         help="show at most N tasks (default: %(default)s)",
@@ -138,19 +142,19 @@ def _tasks_list(parser: _Parser) -> None:
     parser.set_defaults(handler=_commands.list_tasks)
 
 
-def _tasks_get(parser: _Parser) -> None:
+def _tasks_get(parser: Parser) -> None:
     parser.add_argument("task_id", metavar="ID")
     _format_option(parser)
     parser.set_defaults(handler=_commands.get_task)
 
 
-def _tasks_wait(parser: _Parser) -> None:
+def _tasks_wait(parser: Parser) -> None:
     parser.add_argument("task_ids", nargs="+", metavar="ID")
     _wait_options(parser)
     parser.set_defaults(handler=_commands.wait_tasks)
 
 
-def _tasks_results(parser: _Parser) -> None:
+def _tasks_results(parser: Parser) -> None:
     parser.add_argument("task_id", metavar="ID")
     parser.add_argument(
         "--follow", action="store_true",
@@ -164,7 +168,7 @@ def _tasks_results(parser: _Parser) -> None:
     parser.set_defaults(handler=_commands.task_results)
 
 
-def _tasks_resume(parser: _Parser) -> None:
+def _tasks_resume(parser: Parser) -> None:
     parser.add_argument("task_id", metavar="ID")
     parser.add_argument(
         "--more", type=_int_between(0, 250), default=25, metavar="N",
@@ -173,7 +177,7 @@ def _tasks_resume(parser: _Parser) -> None:
     parser.set_defaults(handler=_commands.resume_task)
 
 
-def _demo_command(parser: _Parser) -> None:
+def _demo_command(parser: Parser) -> None:
     parser.add_argument(
         "--output", default=_demo.DEFAULT_OUTPUT, metavar="FILE",
         help="where to write every row as JSON lines (default: %(default)s)",
@@ -186,21 +190,21 @@ def _demo_command(parser: _Parser) -> None:
     parser.set_defaults(handler=_demo.demo)
 
 
-def _format_option(parser: _Parser) -> None:
+def _format_option(parser: Parser) -> None:
     parser.add_argument(
         "--format", choices=FORMATS, default="table",
         help="table (aligned, for people), jsonl or csv (default: %(default)s)",
     )
 
 
-def _output_options(parser: _Parser) -> None:
+def _output_options(parser: Parser) -> None:
     _format_option(parser)
     parser.add_argument(
         "--output", metavar="FILE", help="write the rows to FILE instead of stdout"
     )
 
 
-def _wait_options(parser: _Parser) -> None:
+def _wait_options(parser: Parser) -> None:
     parser.add_argument(
         "--poll-interval", type=_positive_float, default=5.0, metavar="S",
         help="seconds between status reads (default: %(default)s)",

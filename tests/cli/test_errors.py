@@ -63,6 +63,8 @@ def test_unknown_task_exits_4(cli) -> None:
         ("tasks",),
         ("tasks", "wait"),
         ("demo", "--tasks", "99"),
+        ("fake-server", "--port", "many"),
+        ("fake-server", "--bogus"),
         (),
     ],
 )
