@@ -35,8 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
     except SystemExit as stop:  # --help, --version, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else ExitCode.USAGE
+    if args.handler is None and args.command != "fake-server":
+        # No command at all (or `tasks` alone): show what there is. The status is the usage
+        # error's, 2, so that a script whose command came out empty does not pass for done;
+        # the help goes to stderr with the other usage errors, keeping stdout for data.
+        args.usage_of.print_help(sys.stderr)
+        return ExitCode.USAGE
     try:
-        if args.handler is None:
+        if args.command == "fake-server":
             return fake_server(rest)
         return run(args.handler, Context(args, sys.stdout, sys.stderr))
     except BrokenPipeError:

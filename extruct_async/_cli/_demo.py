@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
 from .._client import AsyncExtruct
-from .._models import CompanyResult, Criterion, TaskStatus
+from .._models import CompanyResult, Criterion
 from .._task import DiscoveryTask
 from ._exit import ExitCode
 from ._output import Cell, grades, open_output, relevance, row_writer, status_label, website
@@ -150,14 +151,15 @@ def _report(
 async def _run(
     client: AsyncExtruct, tasks: list[DiscoveryTask], display: Display
 ) -> list[list[CompanyResult]]:
-    """Follow every task to its end while streaming its rows; return each task's rows."""
+    """Follow every task to its end while streaming its rows; return each task's rows.
+
+    The display shows each finish, once; what a finish means (rows, high-fit, exhausted)
+    is explained under the report's table, not repeated per task.
+    """
     async with watching(tasks, display, poll_interval=_POLL_INTERVAL):
         readers = [asyncio.ensure_future(_read(task)) for task in tasks]
         try:
-            completed = client.discovery_tasks.as_completed(tasks, poll_interval=_POLL_INTERVAL)
-            async with contextlib.aclosing(completed):
-                async for task in completed:
-                    display.note(_finished(task))
+            await client.discovery_tasks.wait_all(tasks, poll_interval=_POLL_INTERVAL)
             return list(await asyncio.gather(*readers))
         finally:
             for reader in readers:
@@ -172,15 +174,6 @@ async def _read(task: DiscoveryTask) -> list[CompanyResult]:
 
 def _searches(count: int) -> str:
     return f"{count} Deep Search{'' if count == 1 else 'es'}"
-
-
-def _finished(task: DiscoveryTask) -> str:
-    line = f"finished: {task.id[:8]} {task.query!r}: {status_label(task.state)},"
-    line += f" {task.num_results} of {task.desired_num_results} high-fit results"
-    if task.is_exhausted and task.status != TaskStatus.FAILED:
-        line += (f" (the candidate pool ran dry after {task.num_results_discovered}"
-                 " candidates; the task ends with what it found)")
-    return line
 
 
 def _best_first(rows: Sequence[CompanyResult]) -> list[CompanyResult]:
@@ -204,9 +197,15 @@ def _print_tasks(
     print(table.header(), file=out)
     for line in lines:
         print(table.line(line), file=out)
-    if any(task.is_exhausted for task in tasks):
-        print("exhausted: discovery ran out of candidates before reaching the target; the task"
-              " still finishes, with every row it found.", file=out)
+    notes = ["rows: every company a search evaluated and returned (all are in the file);"
+             " high-fit: the rows that meet its criteria well (graded 4-5 on most), which is"
+             " what a search's target counts."]
+    notes += [f"exhausted: {task.id[:8]} ran out of candidates after"
+              f" {task.num_results_discovered}, short of its target of"
+              f" {task.desired_num_results} high-fit; it still finishes, with every row it"
+              " found." for task in tasks if task.is_exhausted]
+    for note in notes:
+        print(textwrap.fill(note, width=line_width(out), subsequent_indent="  "), file=out)
 
 
 def _print_top(

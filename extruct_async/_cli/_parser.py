@@ -7,13 +7,15 @@ import os
 import re
 from collections.abc import Callable
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 from .. import __version__
 from .._client import API_KEY_ENV
-from .._models import Criterion, DataSource
+from .._models import Criterion, DataSource, TaskStatus
 from . import _commands, _demo
 from ._exit import EXIT_CODES_HELP, ExitCode
 from ._output import FORMATS
+from ._search import DEFAULT_RESULTS
 
 __all__ = ["FAKE_SERVER_DESCRIPTION", "Parser", "build_parser"]
 
@@ -67,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted after the command too; there they override nothing unless given.
     common = Parser(add_help=False)
     _global_options(common, default=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # No command, or `tasks` alone, prints that parser's help (see `main`), hence not required.
+    parser.set_defaults(handler=None, usage_of=parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(parent: argparse._SubParsersAction[Parser], name: str, summary: str) -> Parser:
         return parent.add_parser(
@@ -77,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _search(command(commands, "search", "Start a Deep Search, follow it, print its results."))
     tasks = command(commands, "tasks", "List, inspect, wait for, read and resume tasks.")
-    task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="COMMAND")
+    tasks.set_defaults(usage_of=tasks)
+    task_commands = tasks.add_subparsers(dest="tasks_command", metavar="COMMAND")
     _tasks_list(command(task_commands, "list", "List your tasks, newest first."))
     _tasks_get(command(task_commands, "get", "Show one task."))
     _tasks_wait(command(task_commands, "wait", "Wait until the tasks finish, showing progress."))
@@ -86,11 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     _demo_command(command(commands, "demo", "Run several Deep Searches on simulated data."))
     # The simulator's options are left unparsed here (see `_fake_server`): importing the
     # simulator to declare them would slow every other command down.
-    fake = commands.add_parser(
+    commands.add_parser(
         "fake-server", help="Run the Deep Search simulator on loopback until Ctrl-C.",
         add_help=False,
     )
-    fake.set_defaults(handler=None)
     return parser
 
 
@@ -110,19 +114,60 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
 
 
 def _search(parser: Parser) -> None:
-    parser.add_argument("query", help="what companies to find, in plain language")
     parser.add_argument(
-        "--results", type=_int_between(1, 250), default=25, metavar="N",
-        help="how many high-fit results to aim for, 1-250 (default: %(default)s)",
+        "query", nargs="?",
+        help="what companies to find, in plain language (or \"query\" in --payload-file)",
     )
     parser.add_argument(
+        "--results", type=_int_between(1, 250), metavar="N",
+        help=f"how many high-fit results to aim for, 1-250 (default: {DEFAULT_RESULTS})",
+    )
+    criteria = parser.add_mutually_exclusive_group()
+    criteria.add_argument(
         "--criterion", type=_criterion, action="append", metavar="KEY:NAME:TEXT",
         help="grade every result on this (repeatable; default: the service writes criteria"
              " from the query), e.g. has_api:Has an API:The company offers a public API",
     )
+    criteria.add_argument(
+        "--criteria-file", metavar="FILE",
+        help='the criteria as a JSON list of {"key", "name", "criterion"} objects',
+    )
     parser.add_argument(
         "--source", action="append", choices=[source.value for source in DataSource],
-        help="where to search (repeatable; default: the service chooses)",
+        help="search only here (repeatable; implies --no-auto-sources)",
+    )
+    parser.add_argument(
+        "--no-auto-sources", action="store_true",
+        help="don't let the service choose where to search: search only the --source ones"
+             " (or the payload file's data_sources)",
+    )
+    parser.add_argument(
+        "--exclude-domain", type=_domain, action="append", metavar="DOMAIN",
+        help="leave out the company at this domain or URL (repeatable)",
+    )
+    parser.add_argument(
+        "--exclude-task", action="append", metavar="ID",
+        help="leave out the results of this finished task (repeatable, up to 100)",
+    )
+    parser.add_argument(
+        "--table", metavar="ID", help="an Extruct table to receive the results",
+    )
+    parser.add_argument(
+        "--table-import", action="store_true",
+        help="with --table: import the results into it as they arrive",
+    )
+    parser.add_argument(
+        "--table-run", action="store_true",
+        help="with --table: run the table's enrichment columns on the imported rows",
+    )
+    parser.add_argument(
+        "--table-column", action="append", metavar="COLUMN",
+        help="with --table-run: run only this column (repeatable; default: the table's own)",
+    )
+    parser.add_argument(
+        "--payload-file", metavar="FILE",
+        help="the whole create request as JSON, as the API takes it (query,"
+             " desired_num_results, criteria, ...); the options above override its fields",
     )
     parser.add_argument(
         "--no-wait", action="store_true",
@@ -134,9 +179,19 @@ def _search(parser: Parser) -> None:
 
 
 def _tasks_list(parser: Parser) -> None:
-    parser.add_argument(
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
         "--limit", type=_int_between(1, None), default=20, metavar="N",
         help="show at most N tasks (default: %(default)s)",
+    )
+    size.add_argument("--all", action="store_true", help="show every task, however many")
+    parser.add_argument(
+        "--offset", type=_int_between(0, None), default=0, metavar="N",
+        help="skip the N newest (matching) tasks first (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--status", action="append", choices=[status.value for status in TaskStatus],
+        help="show only tasks with this status (repeatable)",
     )
     _format_option(parser)
     parser.set_defaults(handler=_commands.list_tasks)
@@ -159,6 +214,14 @@ def _tasks_results(parser: Parser) -> None:
     parser.add_argument(
         "--follow", action="store_true",
         help="print rows as they arrive, each once, until the task finishes",
+    )
+    parser.add_argument(
+        "--limit", type=_int_between(1, None), metavar="N",
+        help="print at most N rows (default: all)",
+    )
+    parser.add_argument(
+        "--offset", type=_int_between(0, None), default=0, metavar="N",
+        help="skip the N best rows first (default: %(default)s)",
     )
     _output_options(parser)
     parser.add_argument(
@@ -245,3 +308,15 @@ def _criterion(text: str) -> Criterion:
     if not (key and name and question):
         raise argparse.ArgumentTypeError(f"expected KEY:NAME:TEXT, got {text!r}")
     return Criterion(key=key.strip(), name=name.strip(), criterion=question.strip())
+
+
+def _domain(text: str) -> str:
+    # The service reduces each entry to a registered domain; catch what is not even a host name.
+    candidate = text.strip()
+    try:
+        host = urlsplit(candidate if "//" in candidate else "//" + candidate).hostname
+    except ValueError:
+        host = None
+    if not host or "." not in host.strip(".") or any(c.isspace() for c in candidate):
+        raise argparse.ArgumentTypeError(f"expected a domain or URL such as acme.com, got {text!r}")
+    return candidate

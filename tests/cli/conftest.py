@@ -104,6 +104,18 @@ class ThreadedFake:
         """Return once the simulator holds ``count`` tasks (a CLI's create has landed)."""
         self.wait_until(lambda: len(self.server.tasks) >= count, f"{count} task(s)")
 
+    def create(self, *queries: str) -> list[str]:
+        """Create a task per query straight on the simulator (no CLI); return their ids."""
+
+        async def create() -> list[str]:
+            async with self.server.client(rate_limit=None) as client:
+                tasks = await client.discovery_tasks.create_many(
+                    [{"query": query, "desired_num_results": 5} for query in queries])
+            return [task.id for task in tasks]
+
+        ids: list[str] = self._await(create())
+        return ids
+
     def task_state(self, task_id: str) -> dict[str, Any]:
         return self.call(self.server.task_state, task_id)
 
@@ -113,6 +125,11 @@ class ThreadedFake:
     def endpoints(self) -> list[str | None]:
         """The endpoint of every request served so far, in order."""
         return self.call(lambda: [record.endpoint for record in self.server.requests])
+
+    def queries(self, endpoint: str) -> list[dict[str, str]]:
+        """The query parameters of every request to ``endpoint`` so far, in order."""
+        return self.call(lambda: [dict(record.query) for record in self.server.requests
+                                  if record.endpoint == endpoint])
 
     def task_ids(self, query: str) -> list[str]:
         """Ids of the tasks created with ``query``, oldest first."""

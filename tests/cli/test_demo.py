@@ -61,8 +61,18 @@ def test_demo_runs_end_to_end_on_simulated_data(demos: dict[str, Finished]) -> N
     assert found < desired
     task_prefix = dry.split()[0]
     assert listed == sum(row["task_id"].startswith(task_prefix) for row in rows)
-    assert f"finished: {task_prefix}" in done.stderr
-    assert "ran dry" in done.stderr
+    # What the two counts mean, and why the dry one stopped short, said once under the table.
+    notes = " ".join(" ".join(lines[header + 6 : header + 12]).split())  # unwrapped
+    assert "rows: every company" in notes
+    assert "high-fit: the rows that meet its criteria" in notes
+    assert f"exhausted: {task_prefix} ran out of candidates" in notes
+    # Each search's finish is shown once: progress prints a line per change, the last its end.
+    for task_id in {row["task_id"] for row in rows}:
+        ends = [line for line in done.stderr.splitlines()
+                if re.match(rf"task {task_id} (done|exhausted|done, exhausted):", line)]
+        assert len(ends) == 1, done.stderr
+        assert ends[0] == [line for line in done.stderr.splitlines() if task_id in line][-1]
+    assert "finished:" not in done.stderr
     # The ranked table: ten numbered rows, best first.
     top = lines.index(next(line for line in lines if line.startswith("Top 10 of")))
     assert [line.split()[0] for line in lines[top + 2 : top + 12]] == [

@@ -37,6 +37,18 @@ def test_piped_prints_a_line_per_status_change_only() -> None:
     assert lines[4] == "a note"
 
 
+def test_piped_shows_a_finish_once_even_when_the_service_catches_up_later() -> None:
+    out = io.StringIO()
+    display = open_display(out, quiet=False)
+    display.update(task(is_exhausted=True))
+    # Exhausted and caught up: finished, though the service still says in_progress.
+    display.update(task(is_exhausted=True, num_results_evaluated=32))
+    display.update(task(status="done", is_exhausted=True, num_results_evaluated=32))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert f"task {task().id} exhausted: 20/50 results" in lines[1]
+
+
 def test_quiet_shows_nothing() -> None:
     out = Terminal()
     display = open_display(out, quiet=True)

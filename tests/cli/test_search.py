@@ -9,6 +9,7 @@ from pathlib import Path
 
 from extruct_async import CompanyResult
 from extruct_async._converter import converter
+from extruct_async.testing._domains import registered_domain
 
 from .conftest import DOOMED, ThreadedFake, assert_clean_error, assert_no_noise, popen
 
@@ -130,3 +131,68 @@ def test_ctrl_c_names_the_running_task_and_exits_130(fake: ThreadedFake) -> None
     assert done.stdout == ""
     assert_no_noise(done.stderr)
     assert fake.task_state(task_id)["status"] == "in_progress"
+
+
+def test_every_create_option_reaches_the_service(cli, fake: ThreadedFake,
+                                                 tmp_path: Path) -> None:
+    (earlier,) = fake.create("an earlier search")
+    fake.finish_tasks()
+    criteria = [{"key": "has_api", "name": "Has an API",
+                 "criterion": "The company offers a public API."},
+                {"key": "is_b2b", "name": "B2B", "criterion": "It sells to other businesses."}]
+    criteria_file = tmp_path / "criteria.json"
+    criteria_file.write_text(json.dumps(criteria), "utf-8")
+    done = cli("search", "options of freight software", "--results", "7", "--no-wait",
+               "--criteria-file", str(criteria_file),
+               "--no-auto-sources", "--source", "maps",
+               "--exclude-domain", "https://www.Acme.com/about", "--exclude-domain", "beta.io",
+               "--exclude-task", earlier,
+               "--table", "tbl_123", "--table-import", "--table-run", "--table-column", "c1")
+    assert done.returncode == 0, done.stderr
+    state = fake.task_state(done.stdout.strip())
+    assert state["desired_num_results"] == 7
+    assert state["criteria"] == criteria
+    assert (state["auto_data_sources"], state["data_sources"]) == (False, ["maps"])
+    # As the service normalises them, then the companies the excluded task found.
+    assert state["exclude_domains"][:2] == ["acme.com", "beta.io"]
+    found = {registered_domain(row["company_website"]) for row in fake.visible_rows(earlier)}
+    assert set(state["exclude_domains"][2:]) == found
+    assert state["table_id"] == "tbl_123"
+
+
+def test_exclude_task_reaches_the_service_which_wants_a_done_task(cli, fake: ThreadedFake) -> None:
+    (running,) = fake.create("still running")
+    line = assert_clean_error(cli("search", "q of freight", "--exclude-task", running), 2)
+    assert "exclude_task_ids" in line
+    assert "not done" in line
+
+
+def test_payload_file_with_options_over_it(cli, fake: ThreadedFake, tmp_path: Path) -> None:
+    payload = {
+        "query": "from the file",
+        "desired_num_results": 40,
+        "criteria": [{"key": "has_api", "name": "Has an API",
+                      "criterion": "The company offers a public API."}],
+        "auto_data_sources": False,
+        "data_sources": ["linkedin"],
+        "exclude_domains": ["file.example.com"],
+        "table": None,
+    }
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(payload), "utf-8")
+    as_is = cli("search", "--payload-file", str(path), "--no-wait")
+    assert as_is.returncode == 0, as_is.stderr
+    state = fake.task_state(as_is.stdout.strip())
+    assert (state["query"], state["desired_num_results"]) == ("from the file", 40)
+    assert state["criteria"] == payload["criteria"]
+    assert (state["auto_data_sources"], state["data_sources"]) == (False, ["linkedin"])
+    assert state["exclude_domains"] == ["example.com"]
+    over = cli("search", "from the command line", "--payload-file", str(path), "--results", "9",
+               "--source", "maps", "--criterion", "b2b:B2B:It sells to other businesses.",
+               "--no-wait")
+    assert over.returncode == 0, over.stderr
+    state = fake.task_state(over.stdout.strip())
+    assert (state["query"], state["desired_num_results"]) == ("from the command line", 9)
+    assert [c["key"] for c in state["criteria"]] == ["b2b"]
+    assert state["data_sources"] == ["maps"]
+    assert state["exclude_domains"] == ["example.com"]  # not overridden: still the file's

@@ -158,3 +158,45 @@ def test_resume_of_an_exhausted_task_exits_1(cli, fake: ThreadedFake, started) -
     assert fake.task_state(task_id)["is_exhausted"]
     line = assert_clean_error(cli("tasks", "resume", task_id), 1)
     assert "exhausted" in line
+
+
+def listed(cli, *args: str) -> list[str]:
+    done = cli("tasks", "list", *args, "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line)["id"] for line in done.stdout.splitlines()]
+
+
+def test_list_offset_all_and_status(cli, fake: ThreadedFake) -> None:
+    finished = fake.create("old one", "old two", f"old {DOOMED}")
+    fake.finish_tasks()
+    fresh = fake.create(*(f"fresh {n}" for n in range(22)))
+    newest_first = [*reversed(fresh), *reversed(finished)]
+    assert listed(cli, "--limit", "2", "--offset", "1") == newest_first[1:3]
+    assert fake.queries("list")[-1] == {"offset": "0", "limit": "3"}  # one page, no more
+    assert listed(cli) == newest_first[:20]  # the default limit
+    assert listed(cli, "--all") == newest_first
+    assert listed(cli, "--offset", "21", "--limit", "3") == newest_first[21:24]
+    assert listed(cli, "--all", "--offset", "23") == newest_first[23:]
+    assert listed(cli, "--status", "done") == [finished[1], finished[0]]
+    assert listed(cli, "--status", "failed", "--status", "done") == list(reversed(finished))
+    assert listed(cli, "--status", "done", "--offset", "1") == [finished[0]]
+    assert listed(cli, "--status", "created", "--limit", "2") == newest_first[:2]
+    assert listed(cli, "--status", "in_progress") == []
+
+
+def test_results_limit_and_offset(cli, fake: ThreadedFake, started) -> None:
+    task_id = started("a page of results", 12)
+    fake.finish_tasks()
+    truth = [row["id"] for row in fake.visible_rows(task_id)]
+    done = cli("tasks", "results", task_id, "--offset", "2", "--limit", "3", "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == truth[2:5]
+    assert fake.queries("results") == [{"offset": "2", "limit": "3"}]  # just the rows wanted
+    assert "(#3-5)" in done.stderr
+    table = cli("tasks", "results", task_id, "--offset", "2", "--limit", "3").stdout
+    assert [line.split()[0] for line in table.splitlines()[1:]] == ["3", "4", "5"]  # ranks
+    rest = cli("tasks", "results", task_id, "--offset", "10", "--format", "jsonl").stdout
+    assert [json.loads(line)["id"] for line in rest.splitlines()] == truth[10:]
+    beyond = cli("tasks", "results", task_id, "--offset", str(len(truth)), "--format", "jsonl")
+    assert beyond.returncode == 0, beyond.stderr
+    assert beyond.stdout == ""
