@@ -18,8 +18,11 @@ dist = Path(sys.argv[1])
 (wheel,) = dist.glob(f"extruct_async-{version[1]}-py3-none-any.whl")
 (sdist,) = dist.glob(f"extruct_async-{version[1]}.tar.gz")
 
-names = zipfile.ZipFile(wheel).namelist()
 info = f"extruct_async-{version[1]}.dist-info"
+with zipfile.ZipFile(wheel) as archive:
+    names = archive.namelist()
+    entry_points = archive.read(f"{info}/entry_points.txt").decode()
+    metadata = archive.read(f"{info}/METADATA").decode()
 required = [
     "extruct_async/__init__.py",
     "extruct_async/py.typed",
@@ -33,8 +36,6 @@ required = [
 missing = [name for name in required if name not in names]
 stray = [n for n in names if n.startswith(("tests/", "benchmarks/", "docs/", "examples/"))
          or "__pycache__" in n or n.endswith(".pyc")]
-entry_points = zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()
-metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
 problems = [f"missing from the wheel: {name}" for name in missing]
 problems += [f"does not belong in the wheel: {name}" for name in stray]
 if "extruct-async = extruct_async._cli:main" not in entry_points:
@@ -46,8 +47,9 @@ for needed in ("License-Expression: MIT", "Requires-Python: >=3.10",
     if needed not in metadata:
         problems.append(f"metadata lacks {needed!r}")
 
-members = {Path(m).relative_to(f"extruct_async-{version[1]}").as_posix()
-           for m in tarfile.open(sdist).getnames() if "/" in m}
+with tarfile.open(sdist) as archive:
+    members = {Path(m).relative_to(f"extruct_async-{version[1]}").as_posix()
+               for m in archive.getnames() if "/" in m}
 for name in ("LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml",
              "extruct_async/py.typed", "tests/conftest.py"):
     if name not in members:

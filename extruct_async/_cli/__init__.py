@@ -1,7 +1,9 @@
 """The ``extruct-async`` command line (``python -m extruct_async``).
 
 Nothing in the library imports this package, so the CLI costs ``import
-extruct_async`` nothing; ``rich`` is imported only to draw progress bars.
+extruct_async`` nothing. In turn the CLI imports the simulator (and ``aiohttp.web``)
+only in ``demo`` and ``fake-server``, and ``rich`` only to draw progress bars, so
+``--help`` and every other command start at the cost of the SDK alone.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from .._client import API_KEY_ENV
-from ..testing import run_server
 from ._exit import ExitCode, describe, exit_code
+from ._fake_server import fake_server
 from ._parser import build_parser
 from ._running import Context, run
 
@@ -25,13 +27,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     Failures end as one ``error: ...`` line on stderr and the status of their kind
     (see ``extruct-async --help``), never as a traceback.
     """
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        # Known arguments only: the rest belong to `fake-server`, whose options are the simulator's.
+        args, rest = parser.parse_known_args(argv)
+        if rest and args.command != "fake-server":
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
     except SystemExit as stop:  # --help, --version, or a usage error already printed
         return stop.code if isinstance(stop.code, int) else ExitCode.USAGE
+    if args.handler is None and args.command != "fake-server":
+        # No command at all (or `tasks` alone): show what there is. The status is the usage
+        # error's, 2, so that a script whose command came out empty does not pass for done;
+        # the help goes to stderr with the other usage errors, keeping stdout for data.
+        args.usage_of.print_help(sys.stderr)
+        return ExitCode.USAGE
     try:
-        if args.handler is None:
-            return run_server(args)
+        if args.command == "fake-server":
+            return fake_server(rest)
         return run(args.handler, Context(args, sys.stdout, sys.stderr))
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python's final flush quiet too.

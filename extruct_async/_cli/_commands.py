@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 from typing import TextIO
 
-from .._errors import TaskFailedError
-from .._models import CompanyResult, TaskStatus
+from .._errors import InvalidRequestError, TaskFailedError
+from .._models import CompanyResult, TaskState, TaskStatus
 from .._task import DiscoveryTask
 from ._exit import ExitCode, UsageError
 from ._output import open_output, row_writer, task_line, task_writer, write_task_detail
 from ._progress import watching
 from ._running import Context
+from ._search import search_request
 
 __all__ = ["get_task", "list_tasks", "resume_task", "search", "task_results", "wait_tasks"]
 
@@ -21,16 +22,14 @@ async def search(ctx: Context) -> int:
     args = ctx.args
     if args.no_wait and args.output:
         raise UsageError("--output has no rows to write with --no-wait")
+    request = search_request(args)
     with open_output(args.output, ctx.stdout) as out:
         async with ctx.client() as client:
             with ctx.running.creating():
-                task = await client.discovery_tasks.create(
-                    args.query,
-                    desired_num_results=args.results,
-                    criteria=args.criterion,
-                    auto_data_sources=not args.source,
-                    data_sources=args.source,
-                )
+                try:
+                    task = await client.discovery_tasks.create(**request.arguments)
+                except InvalidRequestError as error:  # raised before anything is sent
+                    raise request.usage_error(error) from None
             ctx.running.add(task)
             if args.no_wait:
                 print(task.id, file=out, flush=True)
@@ -47,13 +46,25 @@ async def search(ctx: Context) -> int:
 async def list_tasks(ctx: Context) -> int:
     """``tasks list``: the newest tasks of the workspace."""
     args = ctx.args
-    states = []
+    limit = None if args.all else args.limit
+    statuses = None if args.status is None else set(args.status)
+    # The API filters nothing and the SDK's listing starts at the newest task: skip and
+    # filter here, reading pages as large as the API serves when more than a few are needed.
+    wanted = args.offset + (limit or 0)
+    page_size = min(wanted, 100) if limit is not None and statuses is None else 100
+    states: list[TaskState] = []
+    skipped = 0
     async with ctx.client() as client:
-        listing = client.discovery_tasks.list(page_size=min(args.limit, 100))
+        listing = client.discovery_tasks.list(page_size=page_size)
         async with contextlib.aclosing(listing):
             async for task in listing:
+                if statuses is not None and str(task.status) not in statuses:
+                    continue
+                if skipped < args.offset:
+                    skipped += 1
+                    continue
                 states.append(task.state)
-                if len(states) == args.limit:
+                if len(states) == limit:
                     break
     writer = task_writer(args.format, ctx.stdout, sample=states)
     for state in states:
@@ -100,6 +111,8 @@ async def wait_tasks(ctx: Context) -> int:
 async def task_results(ctx: Context) -> int:
     """``tasks results ID``: the task's rows now, or with ``--follow`` as they arrive."""
     args = ctx.args
+    if args.follow and (args.limit is not None or args.offset):
+        raise UsageError("--follow prints every row as it arrives: leave out --limit and --offset")
     with open_output(args.output, ctx.stdout) as out:
         async with ctx.client() as client:
             task = await client.discovery_tasks.get(args.task_id)
@@ -108,8 +121,8 @@ async def task_results(ctx: Context) -> int:
                 count = await _follow(task, args.format, out, poll_interval=args.poll_interval)
                 ctx.note(_summary(task, count=count))
             else:
-                rows = await _rows(task)
-                _write_rows(ctx, task, rows, out)
+                rows = await _rows(task, offset=args.offset, limit=args.limit)
+                _write_rows(ctx, task, rows, out, first=args.offset + 1)
                 if not task.finished:
                     ctx.note(f"task {task.id} is still {task.status}: these are the rows so far;"
                              f" add --follow to get the rest as they arrive")
@@ -128,9 +141,19 @@ async def resume_task(ctx: Context) -> int:
     return ExitCode.OK
 
 
-async def _rows(task: DiscoveryTask) -> list[CompanyResult]:
-    async with contextlib.aclosing(task.results()) as results:
-        return [row async for row in results]
+async def _rows(
+    task: DiscoveryTask, *, offset: int = 0, limit: int | None = None
+) -> list[CompanyResult]:
+    """Return the task's rows, best first: all of them, or ``limit`` after the first ``offset``."""
+    rows: list[CompanyResult] = []
+    # A page no larger than the rows wanted, so --limit 5 reads 5 rows, not 50.
+    size = 50 if limit is None else min(limit, 50)
+    async with contextlib.aclosing(task.pages(limit=size, offset=offset)) as pages:
+        async for page in pages:
+            rows += page
+            if limit is not None and len(rows) >= limit:
+                return rows[:limit]
+    return rows
 
 
 async def _follow(task: DiscoveryTask, fmt: str, out: TextIO, *, poll_interval: float) -> int:
@@ -144,13 +167,17 @@ async def _follow(task: DiscoveryTask, fmt: str, out: TextIO, *, poll_interval: 
     return count
 
 
-def _write_rows(ctx: Context, task: DiscoveryTask, rows: list[CompanyResult], out: TextIO) -> None:
+def _write_rows(
+    ctx: Context, task: DiscoveryTask, rows: list[CompanyResult], out: TextIO, *, first: int = 1
+) -> None:
+    """Write ``rows``, numbered from ``first`` in a table (their rank), then a summary."""
     keys = _score_keys(task, rows)
-    writer = row_writer(ctx.args.format, out, score_keys=keys, sample=rows)
+    writer = row_writer(ctx.args.format, out, score_keys=keys, sample=rows, first=first)
     for row in rows:
         writer.write(row)
+    shown = f" (#{first}-{first + len(rows) - 1})" if first > 1 and rows else ""
     where = f"; written to {ctx.args.output}" if ctx.args.output else ""
-    ctx.note(_summary(task, count=len(rows)) + where)
+    ctx.note(_summary(task, count=len(rows)) + shown + where)
 
 
 def _score_keys(task: DiscoveryTask, rows: list[CompanyResult]) -> list[str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import textwrap
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
 from .._client import AsyncExtruct
-from .._models import CompanyResult, Criterion, TaskStatus
+from .._models import CompanyResult, Criterion
 from .._task import DiscoveryTask
 from ._exit import ExitCode
 from ._output import Cell, grades, open_output, relevance, row_writer, status_label, website
@@ -25,7 +26,10 @@ from ._progress import Display, watching
 from ._running import Context
 from ._table import Column, Table, line_width
 
-__all__ = ["DEFAULT_OUTPUT", "DEFAULT_TASKS", "SEARCHES", "demo"]
+if TYPE_CHECKING:
+    from ..testing import FakeExtructServer
+
+__all__ = ["DEFAULT_OUTPUT", "DEFAULT_TASKS", "SEARCHES", "demo", "simulator"]
 
 #: Where the demo writes its rows unless told otherwise.
 DEFAULT_OUTPUT = "extruct-demo-results.jsonl"
@@ -104,18 +108,23 @@ async def _simulate(
     searches: Sequence[_Search], display: Display
 ) -> tuple[list[DiscoveryTask], list[list[CompanyResult]], float]:
     """Run ``searches`` on a simulator of their own; return the tasks, rows and seconds taken."""
-    from ..testing import FakeExtructServer  # the simulator is only needed here
-
-    pools = {search.query: search.pool for search in searches}
-    server = FakeExtructServer(
-        seed=_SEED, seconds_per_result=_SECONDS_PER_RESULT, candidate_pool=pools
-    )
+    server = simulator(searches)
     loop = asyncio.get_running_loop()
     async with server, server.client(rate_limit=None) as client:
         started = loop.time()
         tasks = await client.discovery_tasks.create_many([s.spec() for s in searches])
         rows = await _run(client, tasks, display)
         return tasks, rows, loop.time() - started
+
+
+def simulator(searches: Sequence[_Search], **options: Any) -> FakeExtructServer:
+    """Return the demo's simulator for ``searches`` (``options`` go to it, e.g. a ``clock``)."""
+    from ..testing import FakeExtructServer  # the simulator is only needed here
+
+    pools = {search.query: search.pool for search in searches}
+    return FakeExtructServer(
+        seed=_SEED, seconds_per_result=_SECONDS_PER_RESULT, candidate_pool=pools, **options
+    )
 
 
 def _report(
@@ -142,14 +151,15 @@ def _report(
 async def _run(
     client: AsyncExtruct, tasks: list[DiscoveryTask], display: Display
 ) -> list[list[CompanyResult]]:
-    """Follow every task to its end while streaming its rows; return each task's rows."""
+    """Follow every task to its end while streaming its rows; return each task's rows.
+
+    The display shows each finish, once; what a finish means (rows, high-fit, exhausted)
+    is explained under the report's table, not repeated per task.
+    """
     async with watching(tasks, display, poll_interval=_POLL_INTERVAL):
         readers = [asyncio.ensure_future(_read(task)) for task in tasks]
         try:
-            completed = client.discovery_tasks.as_completed(tasks, poll_interval=_POLL_INTERVAL)
-            async with contextlib.aclosing(completed):
-                async for task in completed:
-                    display.note(_finished(task))
+            await client.discovery_tasks.wait_all(tasks, poll_interval=_POLL_INTERVAL)
             return list(await asyncio.gather(*readers))
         finally:
             for reader in readers:
@@ -164,15 +174,6 @@ async def _read(task: DiscoveryTask) -> list[CompanyResult]:
 
 def _searches(count: int) -> str:
     return f"{count} Deep Search{'' if count == 1 else 'es'}"
-
-
-def _finished(task: DiscoveryTask) -> str:
-    line = f"finished: {task.id[:8]} {task.query!r}: {status_label(task.state)},"
-    line += f" {task.num_results} of {task.desired_num_results} high-fit results"
-    if task.is_exhausted and task.status != TaskStatus.FAILED:
-        line += (f" (the candidate pool ran dry after {task.num_results_discovered}"
-                 " candidates; the task ends with what it found)")
-    return line
 
 
 def _best_first(rows: Sequence[CompanyResult]) -> list[CompanyResult]:
@@ -196,9 +197,15 @@ def _print_tasks(
     print(table.header(), file=out)
     for line in lines:
         print(table.line(line), file=out)
-    if any(task.is_exhausted for task in tasks):
-        print("exhausted: discovery ran out of candidates before reaching the target; the task"
-              " still finishes, with every row it found.", file=out)
+    notes = ["rows: every company a search evaluated and returned (all are in the file);"
+             " high-fit: the rows that meet its criteria well (graded 4-5 on most), which is"
+             " what a search's target counts."]
+    notes += [f"exhausted: {task.id[:8]} ran out of candidates after"
+              f" {task.num_results_discovered}, short of its target of"
+              f" {task.desired_num_results} high-fit; it still finishes, with every row it"
+              " found." for task in tasks if task.is_exhausted]
+    for note in notes:
+        print(textwrap.fill(note, width=line_width(out), subsequent_indent="  "), file=out)
 
 
 def _print_top(

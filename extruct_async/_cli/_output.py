@@ -6,6 +6,7 @@ import contextlib
 import csv
 import json
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Generic, Protocol, TextIO, TypeVar
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ __all__ = [
     "status_label",
     "task_line",
     "task_writer",
+    "timestamp",
     "website",
     "write_task_detail",
 ]
@@ -81,16 +83,16 @@ class _Table(Generic[_T]):
     """Aligned columns fitted to the terminal (or 100 characters), optionally numbered."""
 
     def __init__(self, stream: TextIO, cells: Sequence[Cell[_T]], sample: Sequence[_T], *,
-                 numbered: bool) -> None:
+                 numbered: bool, first: int = 1) -> None:
         self._stream = stream
         self._cells = [get for _, get in cells]
         self._numbered = numbered
         columns = [column for column, _ in cells]
         if numbered:
             columns.insert(0, Column("#", 3, right=True))
-        rows = [self._line(i, record) for i, record in enumerate(sample, 1)]
+        rows = [self._line(i, record) for i, record in enumerate(sample, first)]
         self._table = Table(columns, width=line_width(stream), sample=rows)
-        self._count = 0
+        self._count = first - 1
         stream.write(self._table.header() + "\n")
         stream.flush()
 
@@ -111,6 +113,7 @@ def row_writer(
     score_keys: Sequence[str],
     sample: Sequence[CompanyResult] = (),
     cells: Sequence[Cell[CompanyResult]] | None = None,
+    first: int = 1,
 ) -> Writer[CompanyResult]:
     """Return a writer of result rows in format ``fmt``.
 
@@ -122,6 +125,7 @@ def row_writer(
             empty when rows are written as they arrive.
         cells: the table's columns (default: company, website, relevance, grades,
             headquarters, employees).
+        first: the table's number of the first row (its rank, when rows are skipped).
     """
     if fmt == "jsonl":
         return _JsonLines(stream)
@@ -129,7 +133,8 @@ def row_writer(
         plain = [field.name for field in attrs.fields(CompanyResult) if field.name != "scores"]
         columns = [*plain, *(f"score.{key}" for key in score_keys)]
         return _Csv(stream, columns, _row_values)
-    return _Table(stream, _ROW_CELLS if cells is None else cells, sample, numbered=True)
+    return _Table(stream, _ROW_CELLS if cells is None else cells, sample, numbered=True,
+                  first=first)
 
 
 def task_writer(fmt: str, stream: TextIO, *, sample: Sequence[TaskState] = ()) -> Writer[TaskState]:
@@ -148,7 +153,7 @@ def write_task_detail(state: TaskState, stream: TextIO) -> None:
         ("id", state.id),
         ("status", status_label(state)),
         ("query", state.query),
-        ("created_at", state.created_at.isoformat()),
+        ("created_at", timestamp(state.created_at, seconds=True)),
         ("results", f"{state.num_results} high-fit of {state.desired_num_results} desired"),
         ("pipeline", f"{state.num_results_discovered} discovered, {state.num_results_enriched}"
                      f" enriched, {state.num_results_evaluated} evaluated"),
@@ -194,6 +199,16 @@ def status_label(state: TaskState) -> str:
     return f"{state.status}, exhausted" if state.is_exhausted else str(state.status)
 
 
+def timestamp(moment: datetime, *, seconds: bool = False) -> str:
+    """Return ``moment`` with its year and time zone, such as ``2025-03-04 05:06 UTC``.
+
+    Shown in the zone the service gave it (UTC), named, so that no reader has to guess.
+    """
+    text = moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    zone = moment.tzname()
+    return f"{text} {zone}" if zone else text
+
+
 def _headquarters(row: CompanyResult) -> str:
     return ", ".join(part for part in (row.hq_city, row.hq_country) if part)
 
@@ -218,7 +233,7 @@ _TASK_CELLS: tuple[Cell[TaskState], ...] = (
     (Column("status", 15), status_label),
     (Column("results", 7, right=True),
      lambda state: f"{state.num_results}/{state.desired_num_results}"),
-    (Column("created", 11), lambda state: state.created_at.strftime("%m-%d %H:%M")),
+    (Column("created", 20), lambda state: timestamp(state.created_at)),
     (Column("query", 80, flex=True), lambda state: state.query),
 )
 

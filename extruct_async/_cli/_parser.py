@@ -7,16 +7,17 @@ import os
 import re
 from collections.abc import Callable
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 from .. import __version__
 from .._client import API_KEY_ENV
-from .._models import Criterion, DataSource
-from ..testing import add_server_arguments
+from .._models import Criterion, DataSource, TaskStatus
 from . import _commands, _demo
 from ._exit import EXIT_CODES_HELP, ExitCode
 from ._output import FORMATS
+from ._search import DEFAULT_RESULTS
 
-__all__ = ["build_parser"]
+__all__ = ["FAKE_SERVER_DESCRIPTION", "Parser", "build_parser"]
 
 _DESCRIPTION = """\
 Run Extruct Deep Searches from the shell: find companies matching a description,
@@ -24,6 +25,12 @@ follow the tasks live, and get the results as a table, JSON lines or CSV.
 
 New here? `extruct-async demo` runs a few searches end to end against an embedded
 simulator (fake companies, no account needed)."""
+
+#: What ``extruct-async fake-server --help`` says the command does.
+FAKE_SERVER_DESCRIPTION = (
+    "Run the embedded Deep Search simulator (the same as `python -m extruct_async.testing`);"
+    " point the CLI or the SDK at the URL it prints."
+)
 
 _ENVIRONMENT = """\
 environment:
@@ -37,7 +44,7 @@ environment:
 _SECRET_OPTION = re.compile(r"(--[\w-]*(?:key|token)[\w-]*=)\S+", re.IGNORECASE)
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """An argument parser that reports a usage error as one ``error:`` line."""
 
     def error(self, message: str) -> NoReturn:
@@ -51,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``extruct-async``; ``handler`` names each command's coroutine."""
-    parser = _Parser(
+    parser = Parser(
         prog="extruct-async",
         description=_DESCRIPTION,
         epilog=f"{_ENVIRONMENT}\n{EXIT_CODES_HELP}",
@@ -60,11 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, default=None)
     parser.add_argument("--version", action="version", version=f"extruct-async {__version__}")
     # Global options are accepted after the command too; there they override nothing unless given.
-    common = _Parser(add_help=False)
+    common = Parser(add_help=False)
     _global_options(common, default=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # No command, or `tasks` alone, prints that parser's help (see `main`), hence not required.
+    parser.set_defaults(handler=None, usage_of=parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(parent: argparse._SubParsersAction[_Parser], name: str, summary: str) -> _Parser:
+    def command(parent: argparse._SubParsersAction[Parser], name: str, summary: str) -> Parser:
         return parent.add_parser(
             name, help=summary, description=summary, parents=[common],
             epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -72,21 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     _search(command(commands, "search", "Start a Deep Search, follow it, print its results."))
     tasks = command(commands, "tasks", "List, inspect, wait for, read and resume tasks.")
-    task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="COMMAND")
+    tasks.set_defaults(usage_of=tasks)
+    task_commands = tasks.add_subparsers(dest="tasks_command", metavar="COMMAND")
     _tasks_list(command(task_commands, "list", "List your tasks, newest first."))
     _tasks_get(command(task_commands, "get", "Show one task."))
     _tasks_wait(command(task_commands, "wait", "Wait until the tasks finish, showing progress."))
     _tasks_results(command(task_commands, "results", "Print a task's result rows."))
     _tasks_resume(command(task_commands, "resume", "Ask a finished task for more results."))
     _demo_command(command(commands, "demo", "Run several Deep Searches on simulated data."))
-    fake = commands.add_parser(
+    # The simulator's options are left unparsed here (see `_fake_server`): importing the
+    # simulator to declare them would slow every other command down.
+    commands.add_parser(
         "fake-server", help="Run the Deep Search simulator on loopback until Ctrl-C.",
-        description="Run the embedded Deep Search simulator (the same as"
-                    " `python -m extruct_async.testing`); point the CLI or the SDK at the URL"
-                    " it prints.",
+        add_help=False,
     )
-    add_server_arguments(fake)
-    fake.set_defaults(handler=None)
     return parser
 
 
@@ -105,20 +113,61 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     )
 
 
-def _search(parser: _Parser) -> None:
-    parser.add_argument("query", help="what companies to find, in plain language")
+def _search(parser: Parser) -> None:
     parser.add_argument(
-        "--results", type=_int_between(1, 250), default=25, metavar="N",
-        help="how many high-fit results to aim for, 1-250 (default: %(default)s)",
+        "query", nargs="?",
+        help="what companies to find, in plain language (or \"query\" in --payload-file)",
     )
     parser.add_argument(
+        "--results", type=_int_between(1, 250), metavar="N",
+        help=f"how many high-fit results to aim for, 1-250 (default: {DEFAULT_RESULTS})",
+    )
+    criteria = parser.add_mutually_exclusive_group()
+    criteria.add_argument(
         "--criterion", type=_criterion, action="append", metavar="KEY:NAME:TEXT",
         help="grade every result on this (repeatable; default: the service writes criteria"
              " from the query), e.g. has_api:Has an API:The company offers a public API",
     )
+    criteria.add_argument(
+        "--criteria-file", metavar="FILE",
+        help='the criteria as a JSON list of {"key", "name", "criterion"} objects',
+    )
     parser.add_argument(
         "--source", action="append", choices=[source.value for source in DataSource],
-        help="where to search (repeatable; default: the service chooses)",
+        help="search only here (repeatable; implies --no-auto-sources)",
+    )
+    parser.add_argument(
+        "--no-auto-sources", action="store_true",
+        help="don't let the service choose where to search: search only the --source ones"
+             " (or the payload file's data_sources)",
+    )
+    parser.add_argument(
+        "--exclude-domain", type=_domain, action="append", metavar="DOMAIN",
+        help="leave out the company at this domain or URL (repeatable)",
+    )
+    parser.add_argument(
+        "--exclude-task", action="append", metavar="ID",
+        help="leave out the results of this finished task (repeatable, up to 100)",
+    )
+    parser.add_argument(
+        "--table", metavar="ID", help="an Extruct table to receive the results",
+    )
+    parser.add_argument(
+        "--table-import", action="store_true",
+        help="with --table: import the results into it as they arrive",
+    )
+    parser.add_argument(
+        "--table-run", action="store_true",
+        help="with --table: run the table's enrichment columns on the imported rows",
+    )
+    parser.add_argument(
+        "--table-column", action="append", metavar="COLUMN",
+        help="with --table-run: run only this column (repeatable; default: the table's own)",
+    )
+    parser.add_argument(
+        "--payload-file", metavar="FILE",
+        help="the whole create request as JSON, as the API takes it (query,"
+             " desired_num_results, criteria, ...); the options above override its fields",
     )
     parser.add_argument(
         "--no-wait", action="store_true",
@@ -129,32 +178,50 @@ def _search(parser: _Parser) -> None:
     parser.set_defaults(handler=_commands.search)
 
 
-def _tasks_list(parser: _Parser) -> None:
-    parser.add_argument(
+def _tasks_list(parser: Parser) -> None:
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
         "--limit", type=_int_between(1, None), default=20, metavar="N",
         help="show at most N tasks (default: %(default)s)",
+    )
+    size.add_argument("--all", action="store_true", help="show every task, however many")
+    parser.add_argument(
+        "--offset", type=_int_between(0, None), default=0, metavar="N",
+        help="skip the N newest (matching) tasks first (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--status", action="append", choices=[status.value for status in TaskStatus],
+        help="show only tasks with this status (repeatable)",
     )
     _format_option(parser)
     parser.set_defaults(handler=_commands.list_tasks)
 
 
-def _tasks_get(parser: _Parser) -> None:
+def _tasks_get(parser: Parser) -> None:
     parser.add_argument("task_id", metavar="ID")
     _format_option(parser)
     parser.set_defaults(handler=_commands.get_task)
 
 
-def _tasks_wait(parser: _Parser) -> None:
+def _tasks_wait(parser: Parser) -> None:
     parser.add_argument("task_ids", nargs="+", metavar="ID")
     _wait_options(parser)
     parser.set_defaults(handler=_commands.wait_tasks)
 
 
-def _tasks_results(parser: _Parser) -> None:
+def _tasks_results(parser: Parser) -> None:
     parser.add_argument("task_id", metavar="ID")
     parser.add_argument(
         "--follow", action="store_true",
         help="print rows as they arrive, each once, until the task finishes",
+    )
+    parser.add_argument(
+        "--limit", type=_int_between(1, None), metavar="N",
+        help="print at most N rows (default: all)",
+    )
+    parser.add_argument(
+        "--offset", type=_int_between(0, None), default=0, metavar="N",
+        help="skip the N best rows first (default: %(default)s)",
     )
     _output_options(parser)
     parser.add_argument(
@@ -164,7 +231,7 @@ def _tasks_results(parser: _Parser) -> None:
     parser.set_defaults(handler=_commands.task_results)
 
 
-def _tasks_resume(parser: _Parser) -> None:
+def _tasks_resume(parser: Parser) -> None:
     parser.add_argument("task_id", metavar="ID")
     parser.add_argument(
         "--more", type=_int_between(0, 250), default=25, metavar="N",
@@ -173,7 +240,7 @@ def _tasks_resume(parser: _Parser) -> None:
     parser.set_defaults(handler=_commands.resume_task)
 
 
-def _demo_command(parser: _Parser) -> None:
+def _demo_command(parser: Parser) -> None:
     parser.add_argument(
         "--output", default=_demo.DEFAULT_OUTPUT, metavar="FILE",
         help="where to write every row as JSON lines (default: %(default)s)",
@@ -186,21 +253,21 @@ def _demo_command(parser: _Parser) -> None:
     parser.set_defaults(handler=_demo.demo)
 
 
-def _format_option(parser: _Parser) -> None:
+def _format_option(parser: Parser) -> None:
     parser.add_argument(
         "--format", choices=FORMATS, default="table",
         help="table (aligned, for people), jsonl or csv (default: %(default)s)",
     )
 
 
-def _output_options(parser: _Parser) -> None:
+def _output_options(parser: Parser) -> None:
     _format_option(parser)
     parser.add_argument(
         "--output", metavar="FILE", help="write the rows to FILE instead of stdout"
     )
 
 
-def _wait_options(parser: _Parser) -> None:
+def _wait_options(parser: Parser) -> None:
     parser.add_argument(
         "--poll-interval", type=_positive_float, default=5.0, metavar="S",
         help="seconds between status reads (default: %(default)s)",
@@ -241,3 +308,15 @@ def _criterion(text: str) -> Criterion:
     if not (key and name and question):
         raise argparse.ArgumentTypeError(f"expected KEY:NAME:TEXT, got {text!r}")
     return Criterion(key=key.strip(), name=name.strip(), criterion=question.strip())
+
+
+def _domain(text: str) -> str:
+    # The service reduces each entry to a registered domain; catch what is not even a host name.
+    candidate = text.strip()
+    try:
+        host = urlsplit(candidate if "//" in candidate else "//" + candidate).hostname
+    except ValueError:
+        host = None
+    if not host or "." not in host.strip(".") or any(c.isspace() for c in candidate):
+        raise argparse.ArgumentTypeError(f"expected a domain or URL such as acme.com, got {text!r}")
+    return candidate

@@ -104,16 +104,24 @@ class _Silent:
 
 
 class _StateChanges:
-    """Not a terminal: one plain line per change of a task's status."""
+    """Not a terminal: one plain line per change of a task's status, and one when it finishes.
+
+    An exhausted task can finish while the service still says ``in_progress`` (evaluation
+    caught up): that finish gets its line too. It is the task's last line: a later read
+    that says ``done`` would only tell the same finish twice.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
-        self._shown: dict[str, tuple[object, bool]] = {}
+        self._shown: dict[str, tuple[object, bool, bool]] = {}
 
     def update(self, task: DiscoveryTask) -> None:
         state = task.state
-        change = (state.status, state.is_exhausted)
-        if self._shown.get(state.id) != change:
+        change = (state.status, state.is_exhausted, state.finished)
+        shown = self._shown.get(state.id)
+        if shown is not None and shown[2]:
+            return
+        if shown != change:
             self._shown[state.id] = change
             self.note(f"task {state.id} {status_label(state)}: {_results(state)}"
                       f" ({_counters(state)})")

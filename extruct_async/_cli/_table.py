@@ -8,10 +8,12 @@ from typing import TextIO
 
 import attrs
 
-__all__ = ["PIPED_WIDTH", "Column", "Table", "line_width", "truncate"]
+__all__ = ["FALLBACK_WIDTH", "PIPED_WIDTH", "Column", "Table", "line_width", "truncate"]
 
 #: Line width when the output is not a terminal.
 PIPED_WIDTH = 100
+#: Line width of a terminal that reports none (0 columns: some CI runners, editors' shells).
+FALLBACK_WIDTH = 80
 _GAP = "  "
 _ELLIPSIS = "…"
 _MIN_FLEX = 8
@@ -35,10 +37,13 @@ class Column:
 
 
 def line_width(stream: TextIO) -> int:
-    """Return the width of the terminal ``stream`` writes to, or ``PIPED_WIDTH``."""
+    """Return the width of the terminal ``stream`` writes to, or ``PIPED_WIDTH`` if piped.
+
+    A terminal that reports no width gets ``FALLBACK_WIDTH``, not columns of a few characters.
+    """
     try:
         if stream.isatty():
-            return os.get_terminal_size(stream.fileno()).columns
+            return os.get_terminal_size(stream.fileno()).columns or FALLBACK_WIDTH
     except (AttributeError, OSError, ValueError):
         pass  # not a real file: a StringIO, a closed stream
     return PIPED_WIDTH

@@ -10,7 +10,8 @@ options per test with a marker::
 Both fixtures are async and need pytest-asyncio (in its strict mode, mark the tests
 ``@pytest.mark.asyncio``). The server runs on the test's event loop and follows its clock, so
 ``looptime`` fast-forwards it. Every pytest run where extruct-async is installed loads this
-plugin, so it must load without pytest-asyncio too: the fixtures then explain what is missing.
+plugin, so it must load without pytest-asyncio too (the fixtures then explain what is missing),
+and this module imports nothing heavy itself (no simulator, no aiohttp) until a fixture is used.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
-from ._server import FakeExtructServer
-
 if TYPE_CHECKING:
     from extruct_async import AsyncExtruct
+
+    from ._server import FakeExtructServer
 
 __all__ = ["extruct_client", "extruct_fake", "pytest_configure"]
 
@@ -71,6 +72,9 @@ async def extruct_fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeExtr
     if marker is not None and marker.args:
         raise pytest.UsageError("@pytest.mark.extruct_fake takes keyword options only")
     options = {} if marker is None else dict(marker.kwargs)
+    # Imported here, not at the top: every pytest run loads this plugin, few use the simulator.
+    from ._server import FakeExtructServer
+
     async with FakeExtructServer(**options) as server:
         yield server
 

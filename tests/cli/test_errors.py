@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from extruct_async._cli import main
@@ -60,10 +62,10 @@ def test_unknown_task_exits_4(cli) -> None:
         ("search", "q", "--poll-interval", "-1"),
         ("search", "q", "--no-wait", "--output", "x.csv"),
         ("search", "q", "--output", "/no/such/dir/rows.csv"),
-        ("tasks",),
         ("tasks", "wait"),
         ("demo", "--tasks", "99"),
-        (),
+        ("fake-server", "--port", "many"),
+        ("fake-server", "--bogus"),
     ],
 )
 def test_bad_command_lines_exit_2_before_anything_is_sent(
@@ -79,3 +81,99 @@ def test_bad_command_lines_exit_2_before_anything_is_sent(
     assert err.startswith("error: ")
     assert err.count("\n") == 1
     assert fake.call(lambda: len(fake.server.requests)) == before
+
+
+def no_request_but(argv: list[str], fake: ThreadedFake, monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``main(argv)``: assert exit 2, one error line, nothing sent; return the line."""
+    monkeypatch.setenv("EXTRUCT_BASE_URL", fake.server.base_url)
+    monkeypatch.setenv("EXTRUCT_API_TOKEN", fake.server.api_key)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1
+    assert fake.endpoints() == []
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("search", "q", "--exclude-domain", "not a domain"), "--exclude-domain"),
+        (("search", "q", "--exclude-domain", "localhost"), "--exclude-domain"),
+        (("search", "q", "--exclude-task", " "), "--exclude-task"),
+        (("search", "q", *(f"--exclude-task=t{n}" for n in range(101))), "--exclude-task"),
+        (("search", "q", "--table", " "), "--table"),
+        (("search", "q", "--table-run"), "--table-run"),
+        (("search", "q", "--no-auto-sources"), "--no-auto-sources"),
+        (("search", "q", "--criterion", "k:Key:The company does a thing.",
+          "--criteria-file", "c.json"), "--criteria-file"),
+        (("search", "q", "--criterion", "bad key:Name:The company does something."),
+         "--criterion"),
+        (("search", "--results", "5"), "query"),
+        (("tasks", "list", "--all", "--limit", "5"), "--all"),
+        (("tasks", "list", "--status", "running"), "--status"),
+        (("tasks", "list", "--offset", "-1"), "--offset"),
+        (("tasks", "results", "ID", "--limit", "0"), "--limit"),
+        (("tasks", "results", "ID", "--follow", "--limit", "5"), "--limit"),
+        (("tasks", "results", "ID", "--follow", "--offset", "5"), "--offset"),
+    ],
+)
+def test_bad_options_are_named_before_anything_is_sent(
+    args: tuple[str, ...], option: str, fake: ThreadedFake, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert option in no_request_but(list(args), fake, monkeypatch, capsys)
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "problem"),
+    [
+        ("--criteria-file", None, "No such file"),
+        ("--criteria-file", "[{", "not JSON"),
+        ("--criteria-file", '{"key": "k"}', "expected a list, got an object"),
+        ("--criteria-file", '[{"key": "k", "name": "Key"}]', "criteria[0]: missing fields"),
+        ("--criteria-file", '["k"]', "criteria[0]: expected a Criterion"),
+        ("--payload-file", None, "No such file"),
+        ("--payload-file", b"\xff{}", "not UTF-8"),
+        ("--payload-file", "{'query': 'q'}", "not JSON"),
+        ("--payload-file", "[]", "expected an object, got a list"),
+        ("--payload-file", '{"query": "q", "size": 5}', "unknown fields ['size']"),
+        ("--payload-file", '{"desired_num_results": 5}', "no query"),
+        ("--payload-file", '{"query": "q", "desired_num_results": "ten"}',
+         "desired_num_results"),
+        ("--payload-file", '{"query": "q", "auto_data_sources": false}',
+         "say where to search"),
+        ("--payload-file", '{"query": "q", "table": {"id": "t", "colour": "red"}}', "table"),
+        ("--payload-file", '{"query": "q", "criteria": [{"key": "1k", "name": "N",'
+                           ' "criterion": "The company does something."}]}', "criteria[0].key"),
+    ],
+)
+def test_bad_files_are_named_before_anything_is_sent(
+    option: str, content: str | bytes | None, problem: str, tmp_path: Path, fake: ThreadedFake,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "input.json"
+    if content is not None:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    argv = ["search", *(["q"] if option == "--criteria-file" else []), option, str(path)]
+    line = no_request_but(argv, fake, monkeypatch, capsys)
+    assert line.startswith(f"error: {option} {path}: ") or (
+        problem == "no query" and "no query" in line), line
+    assert problem in line
+
+
+def test_no_arguments_print_the_help_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout stays for data, even here
+    assert err.startswith("usage: extruct-async")
+    for command in ("search", "tasks", "demo", "fake-server"):
+        assert f"    {command} " in err
+    assert "exit status:" in err
+    assert main(["tasks"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("usage: extruct-async tasks")
+    for command in ("list", "get", "wait", "results", "resume"):
+        assert f"    {command} " in err

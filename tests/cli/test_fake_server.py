@@ -11,24 +11,23 @@ import pytest
 from extruct_async._cli import main
 from extruct_async.testing._standalone import main as simulator_main
 
-from .conftest import popen
+from .conftest import DEADLINE, popen
 
 
 def test_serves_until_terminated() -> None:
     with popen(["fake-server", "--port", "0", "--api-key", "let-me-in"], env=None) as process:
-        assert process.stdout is not None
-        first = process.stdout.readline()
+        first = process.stdout.next()
         match = re.search(r"listening on (http://\S+)", first)
         assert match is not None, first
         request = urllib.request.Request(f"{match[1]}/v1/discovery_tasks",
                                          headers={"Authorization": "Bearer let-me-in"})
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=DEADLINE) as answer:
             assert answer.status == 200
             assert json.load(answer) == []
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
-    assert process.returncode == 0, stderr
-    assert "Traceback" not in stderr
+        process.popen.terminate()
+        done = process.finish()
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def option_lines(help_text: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -70,6 +71,44 @@ def loaded(module: str) -> str:
 def test_import_extruct_async_loads_no_cli_no_rich_no_simulator() -> None:
     assert loaded("extruct_async") == "[]"
     assert "rich" not in loaded("extruct_async._cli")  # only drawing bars imports it
+
+
+# What no command but `demo` and `fake-server` needs: the simulator, the server side, rich.
+HEAVY = ("aiohttp.web", "extruct_async.testing", "rich")
+AFTER = """
+import contextlib, io, sys
+from extruct_async._cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    status = main({argv!r})
+print(status, sorted(m for m in sys.modules if m.startswith({heavy!r})))
+"""
+
+
+def imported_after(*argv: str) -> str:
+    """Run ``main(argv)`` in a fresh interpreter; return its status and the heavy modules loaded."""
+    script = AFTER.format(argv=list(argv), heavy=HEAVY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, env={**os.environ, "EXTRUCT_API_TOKEN": ""})
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"], ["search", "--help"], ["tasks", "list", "--help"],
+     ["tasks", "get", "ID"], ["search", "q", "--bogus"]],
+)
+def test_cold_start_loads_no_simulator_no_server_no_rich(argv: list[str]) -> None:
+    status, modules = imported_after(*argv).split(" ", 1)
+    assert modules == "[]"
+    assert status in ("0", "2")
+
+
+def test_fake_server_loads_the_simulator_when_it_runs() -> None:
+    # The counterpart of the test above: the simulator's options come from the simulator.
+    status, modules = imported_after("fake-server", "--help").split(" ", 1)
+    assert status == "0"
+    assert "'aiohttp.web'" in modules
+    assert "'extruct_async.testing'" in modules
 
 
 def test_python_m_runs_the_cli() -> None:

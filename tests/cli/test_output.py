@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta, timezone
 
 import attrs
 
@@ -15,6 +16,7 @@ from extruct_async._cli._output import (
     status_label,
     task_line,
     task_writer,
+    timestamp,
     website,
     write_task_detail,
 )
@@ -119,3 +121,16 @@ def test_cells() -> None:
     assert website(row(company_website=None)) == ""
     assert grades(row()) == "5 2"
     assert isinstance(state(), TaskState)
+
+
+def test_times_show_the_year_and_the_zone() -> None:
+    table = io.StringIO()
+    task_writer("table", table, sample=[state()]).write(state())
+    header, line = table.getvalue().splitlines()
+    assert "2025-03-04 05:06 UTC" in line
+    assert line.index("2025") == header.index("created")
+    detail = io.StringIO()
+    write_task_detail(state(), detail)
+    assert "created_at   2025-03-04 05:06:07 UTC" in detail.getvalue()
+    east = datetime(2025, 3, 4, 7, 6, tzinfo=timezone(timedelta(hours=2)))
+    assert timestamp(east) == "2025-03-04 07:06 UTC+02:00"

@@ -37,6 +37,20 @@ def test_piped_prints_a_line_per_status_change_only() -> None:
     assert lines[4] == "a note"
 
 
+def test_piped_shows_a_finish_once_and_only_on_done() -> None:
+    out = io.StringIO()
+    display = open_display(out, quiet=False)
+    display.update(task(is_exhausted=True))
+    # Exhausted and evaluation caught up: not finished, rows can still be qualified.
+    display.update(task(is_exhausted=True, num_results_evaluated=32))
+    display.update(task(status="done", is_exhausted=True, num_results_evaluated=32))
+    display.update(task(status="done", is_exhausted=True, num_results_evaluated=32))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert "in_progress" in lines[0]
+    assert f"task {task().id} done, exhausted: 20/50 results" in lines[1]
+
+
 def test_quiet_shows_nothing() -> None:
     out = Terminal()
     display = open_display(out, quiet=True)
@@ -92,6 +106,8 @@ class Recorder:
         pass
 
 
+# On looptime's clock the tasks move only while the test waits: each is seen still created.
+@pytest.mark.looptime
 @pytest.mark.extruct_fake(seconds_per_result=0.005)
 async def test_watching_shows_every_task_to_its_end(extruct_client: AsyncExtruct) -> None:
     tasks = await extruct_client.discovery_tasks.create_many(

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
+import os
+import pty
+import struct
+import termios
+from collections.abc import Iterator
+from typing import TextIO
 
-from extruct_async._cli._table import PIPED_WIDTH, Column, Table, line_width, truncate
+from extruct_async._cli._table import (
+    FALLBACK_WIDTH,
+    PIPED_WIDTH,
+    Column,
+    Table,
+    line_width,
+    truncate,
+)
 
 COLUMNS = [Column("#", 3, right=True), Column("company", 40, flex=True),
            Column("score", 5, right=True), Column("query", 60, flex=True)]
@@ -45,3 +60,29 @@ def test_cells_lose_their_line_breaks() -> None:
 
 def test_piped_output_is_100_wide() -> None:
     assert line_width(io.StringIO()) == PIPED_WIDTH
+
+
+@contextlib.contextmanager
+def terminal(columns: int) -> Iterator[TextIO]:
+    """A real terminal (a pseudo-terminal) that reports ``columns`` columns."""
+    controller, device = pty.openpty()
+    fcntl.ioctl(device, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    try:
+        with open(device, "w", encoding="utf-8", closefd=True) as stream:
+            yield stream
+    finally:
+        os.close(controller)
+
+
+def test_a_terminal_is_as_wide_as_it_says() -> None:
+    with terminal(132) as stream:
+        assert line_width(stream) == 132
+
+
+def test_a_terminal_reporting_no_width_gets_80_not_tiny_cells() -> None:
+    with terminal(0) as stream:
+        width = line_width(stream)
+    assert width == FALLBACK_WIDTH == 80
+    table = Table(COLUMNS, width=width, sample=[["1", "Acme Freight Software", "99", "q" * 90]])
+    assert table.widths[1] == len("Acme Freight Software")
+    assert len(table.line(["1", "Acme Freight Software", "99", "q" * 90])) == 80

@@ -1,4 +1,4 @@
-"""``extruct-async tasks ...`` end to end, against the simulator in a background thread."""
+"""``extruct-async tasks ...`` end to end, against a simulator whose clock the test moves."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ FAST = ("--poll-interval", "0.05")
 
 @pytest.fixture
 def started(cli, fake: ThreadedFake) -> Callable[..., str]:
-    """Start a task with ``search --no-wait``; return its id."""
+    """Start a task with ``search --no-wait``; return its id. The clock stands still."""
 
     def start(query: str, results: int = 10) -> str:
         done = cli("search", query, "--results", str(results), "--no-wait")
@@ -26,22 +26,21 @@ def started(cli, fake: ThreadedFake) -> Callable[..., str]:
 
 
 def test_list_newest_first(cli, fake: ThreadedFake, started) -> None:
-    first, second = started("list one"), started("list two")
+    first, second, third = started("list one"), started("list two"), started("list three")
     done = cli("tasks", "list", "--limit", "2", "--format", "jsonl")
     assert done.returncode == 0, done.stderr
     listed = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [task["id"] for task in listed] == [second, first]
-    assert listed[0]["query"] == "list two"
-    table = cli("tasks", "list", "--limit", "3")
+    assert [task["id"] for task in listed] == [third, second]
+    assert listed[0]["query"] == "list three"
+    table = cli("tasks", "list")
     header, *lines = table.stdout.splitlines()
     assert header.split() == ["id", "status", "results", "created", "query"]
-    assert len(lines) == 3
-    assert lines[0].startswith(second)
+    assert [line.split()[0] for line in lines] == [third, second, first]
 
 
-def test_get_shows_the_service_state(cli, fake: ThreadedFake) -> None:
-    assert cli("search", "get me", "--results", "5", "-q", *FAST).returncode == 0
-    task_id = fake.task_id("get me")
+def test_get_shows_the_service_state(cli, fake: ThreadedFake, started) -> None:
+    task_id = started("get me", 5)
+    fake.finish_tasks()
     done = cli("tasks", "get", task_id, "--format", "jsonl")
     assert done.returncode == 0, done.stderr
     shown = json.loads(done.stdout)
@@ -56,9 +55,14 @@ def test_get_shows_the_service_state(cli, fake: ThreadedFake) -> None:
         assert criterion["key"] in detail
 
 
-def test_wait_follows_several_tasks_to_the_end(cli, fake: ThreadedFake, started) -> None:
+def test_wait_follows_several_tasks_to_the_end(fake: ThreadedFake, started) -> None:
     ids = [started("wait one", 20), started(f"wait {DRY}", 50), started("wait three", 5)]
-    done = cli("tasks", "wait", *ids, *FAST)
+    with popen(["tasks", "wait", *ids, *FAST], fake.env()) as process:
+        # Piped, progress is a line per status change: it has seen each task still created.
+        for task_id in ids:
+            process.stderr.until(lambda line, task_id=task_id: f"task {task_id} created" in line)
+        fake.finish_tasks()
+        done = process.finish()
     assert done.returncode == 0, done.stderr
     finished = {line.split()[0]: line for line in done.stdout.splitlines()}
     assert set(finished) == set(ids)
@@ -66,8 +70,8 @@ def test_wait_follows_several_tasks_to_the_end(cli, fake: ThreadedFake, started)
         state = fake.task_state(task_id)
         assert state["status"] == "done"
         assert f"{state['num_results']}/{state['desired_num_results']} results" in finished[task_id]
-        # Piped, progress is a line per status change, the last one the finished state.
         changes = [line for line in done.stderr.splitlines() if task_id in line]
+        assert " created" in changes[0]
         assert " done" in changes[-1]
         assert len(changes) <= 4  # created, in_progress, (exhausted,) done
     assert "exhausted" in finished[ids[1]]
@@ -75,21 +79,24 @@ def test_wait_follows_several_tasks_to_the_end(cli, fake: ThreadedFake, started)
 
 def test_wait_exits_7_when_a_task_fails(cli, fake: ThreadedFake, started) -> None:
     ok, doomed = started("wait fine"), started(f"wait {DOOMED}", 30)
+    fake.finish_tasks()
     done = cli("tasks", "wait", ok, doomed, "-q", *FAST)
     line = assert_clean_error(done, 7)
     assert doomed in line
     assert {row.split()[0] for row in done.stdout.splitlines()} == {ok, doomed}
 
 
-def test_wait_times_out_with_8(cli, started) -> None:
+def test_wait_times_out_with_8(cli, fake: ThreadedFake, started) -> None:
     task_id = started("wait slowly", 250)
+    fake.advance(0.5)  # running, far from done: the clock stands still while the CLI waits
     done = cli("tasks", "wait", task_id, "--timeout", "0.2", "-q", *FAST)
     assert task_id in assert_clean_error(done, 8)
+    assert fake.task_state(task_id)["status"] == "in_progress"
 
 
-def test_results_of_a_finished_task(cli, fake: ThreadedFake, tmp_path: Path) -> None:
-    assert cli("search", "results later", "--results", "6", "-q", *FAST).returncode == 0
-    task_id = fake.task_id("results later")
+def test_results_of_a_finished_task(cli, fake: ThreadedFake, started, tmp_path: Path) -> None:
+    task_id = started("results later", 6)
+    fake.finish_tasks()
     target = tmp_path / "rows.jsonl"
     done = cli("tasks", "results", task_id, "--format", "jsonl", "--output", str(target))
     assert done.returncode == 0, done.stderr
@@ -97,26 +104,47 @@ def test_results_of_a_finished_task(cli, fake: ThreadedFake, tmp_path: Path) -> 
     assert written == [row["id"] for row in fake.visible_rows(task_id)]
 
 
+def test_results_of_a_running_task_say_there_is_more(cli, fake: ThreadedFake, started) -> None:
+    task_id = started("results now", 150)
+    fake.advance(0.5)
+    done = cli("tasks", "results", task_id, "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["id"] for line in done.stdout.splitlines()]
+    assert ids == [row["id"] for row in fake.visible_rows(task_id)]
+    assert ids
+    assert "still in_progress" in done.stderr
+    assert "--follow" in done.stderr
+
+
 def test_results_follow_prints_every_row_once_as_it_arrives(fake: ThreadedFake, started) -> None:
     task_id = started("follow me", 150)
+    fake.advance(0.5)  # some rows evaluated, the task far from its 150 results
+    assert fake.task_state(task_id)["status"] == "in_progress"
+    early = [row["id"] for row in fake.visible_rows(task_id)]
+    assert early
     with popen(["tasks", "results", task_id, "--follow", "--format", "jsonl", *FAST],
                fake.env()) as process:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert fake.task_state(task_id)["status"] == "in_progress"  # rows came while it ran
-        rest, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0, stderr
-    ids = [json.loads(line)["id"] for line in [first, *rest.splitlines()]]
+        # The clock stands still, so these rows were printed while the task ran.
+        printed = [json.loads(process.stdout.next())["id"] for _ in early]
+        assert sorted(printed) == sorted(early)
+        assert fake.task_state(task_id)["status"] == "in_progress"
+        fake.finish_tasks()
+        done = process.finish()
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["id"] for line in done.stdout.splitlines()]
+    assert ids[: len(printed)] == printed
     assert fake.task_state(task_id)["status"] == "done"
     truth = [row["id"] for row in fake.visible_rows(task_id)]
     assert len(ids) == len(set(ids))
     assert set(ids) == set(truth)
-    assert_no_noise(stderr)
+    assert len(truth) > len(early)
+    assert f"task {task_id} done: {len(truth)} rows" in done.stderr
+    assert_no_noise(done.stderr)
 
 
-def test_resume_raises_the_target(cli, fake: ThreadedFake) -> None:
-    assert cli("search", "resume me", "--results", "5", "-q", *FAST).returncode == 0
-    task_id = fake.task_id("resume me")
+def test_resume_raises_the_target(cli, fake: ThreadedFake, started) -> None:
+    task_id = started("resume me", 5)
+    fake.finish_tasks()
     done = cli("tasks", "resume", task_id, "--more", "7")
     assert done.returncode == 0, done.stderr
     assert done.stdout == task_id + "\n"
@@ -124,9 +152,51 @@ def test_resume_raises_the_target(cli, fake: ThreadedFake) -> None:
     assert f"extruct-async tasks wait {task_id}" in done.stderr
 
 
-def test_resume_of_an_exhausted_task_exits_1(cli, fake: ThreadedFake) -> None:
-    assert cli("search", f"resume {DRY}", "--results", "50", "-q", *FAST).returncode == 0
-    task_id = fake.task_id(f"resume {DRY}")
+def test_resume_of_an_exhausted_task_exits_1(cli, fake: ThreadedFake, started) -> None:
+    task_id = started(f"resume {DRY}", 50)
+    fake.finish_tasks()
     assert fake.task_state(task_id)["is_exhausted"]
     line = assert_clean_error(cli("tasks", "resume", task_id), 1)
     assert "exhausted" in line
+
+
+def listed(cli, *args: str) -> list[str]:
+    done = cli("tasks", "list", *args, "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line)["id"] for line in done.stdout.splitlines()]
+
+
+def test_list_offset_all_and_status(cli, fake: ThreadedFake) -> None:
+    finished = fake.create("old one", "old two", f"old {DOOMED}")
+    fake.finish_tasks()
+    fresh = fake.create(*(f"fresh {n}" for n in range(22)))
+    newest_first = [*reversed(fresh), *reversed(finished)]
+    assert listed(cli, "--limit", "2", "--offset", "1") == newest_first[1:3]
+    assert fake.queries("list")[-1] == {"offset": "0", "limit": "3"}  # one page, no more
+    assert listed(cli) == newest_first[:20]  # the default limit
+    assert listed(cli, "--all") == newest_first
+    assert listed(cli, "--offset", "21", "--limit", "3") == newest_first[21:24]
+    assert listed(cli, "--all", "--offset", "23") == newest_first[23:]
+    assert listed(cli, "--status", "done") == [finished[1], finished[0]]
+    assert listed(cli, "--status", "failed", "--status", "done") == list(reversed(finished))
+    assert listed(cli, "--status", "done", "--offset", "1") == [finished[0]]
+    assert listed(cli, "--status", "created", "--limit", "2") == newest_first[:2]
+    assert listed(cli, "--status", "in_progress") == []
+
+
+def test_results_limit_and_offset(cli, fake: ThreadedFake, started) -> None:
+    task_id = started("a page of results", 12)
+    fake.finish_tasks()
+    truth = [row["id"] for row in fake.visible_rows(task_id)]
+    done = cli("tasks", "results", task_id, "--offset", "2", "--limit", "3", "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == truth[2:5]
+    assert fake.queries("results") == [{"offset": "2", "limit": "3"}]  # just the rows wanted
+    assert "(#3-5)" in done.stderr
+    table = cli("tasks", "results", task_id, "--offset", "2", "--limit", "3").stdout
+    assert [line.split()[0] for line in table.splitlines()[1:]] == ["3", "4", "5"]  # ranks
+    rest = cli("tasks", "results", task_id, "--offset", "10", "--format", "jsonl").stdout
+    assert [json.loads(line)["id"] for line in rest.splitlines()] == truth[10:]
+    beyond = cli("tasks", "results", task_id, "--offset", str(len(truth)), "--format", "jsonl")
+    assert beyond.returncode == 0, beyond.stderr
+    assert beyond.stdout == ""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -104,3 +107,28 @@ def test_without_pytest_asyncio_the_fixtures_explain(
     result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:looptime", "-W", "error")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*extruct_fake fixture is async and needs pytest-asyncio*"])
+
+
+# The plugin's own imports, with its parent packages stood in by empty ones: every pytest run of
+# every user loads this module, and only a test that uses a fixture needs the simulator.
+PLUGIN_ALONE = """
+import pathlib, sys, types
+root = pathlib.Path({root!r})
+for name, path in (("extruct_async", root), ("extruct_async.testing", root / "testing")):
+    stand_in = types.ModuleType(name)
+    stand_in.__path__ = [str(path)]
+    sys.modules[name] = stand_in
+before = set(sys.modules)
+import extruct_async.testing.pytest_plugin
+new = set(sys.modules) - before - {{"extruct_async.testing.pytest_plugin"}}
+print(sorted(m for m in new if m.startswith(("aiohttp", "extruct_async", "yarl", "multidict"))))
+"""
+
+
+def test_the_plugin_module_imports_nothing_heavy() -> None:
+    import extruct_async
+
+    root = str(Path(extruct_async.__file__).parent)
+    done = subprocess.run([sys.executable, "-c", PLUGIN_ALONE.format(root=root)],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
