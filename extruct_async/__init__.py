@@ -7,37 +7,103 @@
 ...         print(company.company_name, company.relevance)
 """
 
-from ._client import AsyncExtruct, DiscoveryTasks
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ClientStateError,
-    ConfigurationError,
-    CreateManyError,
-    ExtructError,
-    InvalidRequestError,
-    InvalidTypeError,
-    NotFoundError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    TaskExhaustedError,
-    TaskFailedError,
-    UnprocessableEntityError,
-    WaitTimeoutError,
-)
-from ._export import to_dataframe, to_records
-from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
-from ._retry import RetryPolicy
-from ._task import DiscoveryTask
-from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
+# Names load on first use (PEP 562): ``import extruct_async`` stays cheap, and so does the
+# pytest plugin (``extruct_async.testing.pytest_plugin``), which every pytest run of every
+# user loads. Type checkers read the imports below.
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from ._client import AsyncExtruct, DiscoveryTasks
+    from ._errors import (
+        APIConnectionError,
+        APIError,
+        APIResponseError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ClientStateError,
+        ConfigurationError,
+        CreateManyError,
+        ExtructError,
+        InvalidRequestError,
+        InvalidTypeError,
+        NotFoundError,
+        PaymentRequiredError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+        TaskExhaustedError,
+        TaskFailedError,
+        UnprocessableEntityError,
+        WaitTimeoutError,
+    )
+    from ._export import to_dataframe, to_records
+    from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
+    from ._retry import RetryPolicy
+    from ._task import DiscoveryTask
+    from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
+
 from ._version import __version__
+
+_LAZY = {
+    "APIConnectionError": "._errors",
+    "APIError": "._errors",
+    "APIResponseError": "._errors",
+    "APIStatusError": "._errors",
+    "APITimeoutError": "._errors",
+    "AiohttpTransport": "._transport",
+    "AsyncExtruct": "._client",
+    "AuthenticationError": "._errors",
+    "BadRequestError": "._errors",
+    "ClientStateError": "._errors",
+    "CompanyResult": "._models",
+    "ConfigurationError": "._errors",
+    "CreateManyError": "._errors",
+    "Criterion": "._models",
+    "DataSource": "._models",
+    "DiscoveryTask": "._task",
+    "DiscoveryTasks": "._client",
+    "ExtructError": "._errors",
+    "HTTPRequest": "._transport",
+    "HTTPResponse": "._transport",
+    "InvalidRequestError": "._errors",
+    "InvalidTypeError": "._errors",
+    "NotFoundError": "._errors",
+    "PaymentRequiredError": "._errors",
+    "PermissionDeniedError": "._errors",
+    "RateLimitError": "._errors",
+    "RetryPolicy": "._retry",
+    "Score": "._models",
+    "ServerError": "._errors",
+    "Table": "._models",
+    "TaskExhaustedError": "._errors",
+    "TaskFailedError": "._errors",
+    "TaskState": "._models",
+    "TaskStatus": "._models",
+    "Timeout": "._transport",
+    "Transport": "._transport",
+    "UnprocessableEntityError": "._errors",
+    "WaitTimeoutError": "._errors",
+    "to_dataframe": "._export",
+    "to_records": "._export",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "APIConnectionError",

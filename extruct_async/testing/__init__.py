@@ -59,17 +59,56 @@ with ``python -m extruct_async.testing --port 8080``; in pytest, use the ``extru
 ``extruct_client`` fixtures, configured with ``@pytest.mark.extruct_fake(...)``.
 """
 
-from ._faults import ENDPOINTS, FAULT_KINDS
-from ._log import RequestRecord
-from ._mock import MockTransport, json_response
-from ._server import (
-    DEFAULT_API_KEY,
-    DEFAULT_QUALIFICATION_STEPS,
-    DEFAULT_SECONDS_PER_RESULT,
-    FakeExtructServer,
-)
-from ._standalone import add_server_arguments, run_server, serve, server_options
-from ._tasks import SimulatedTask
+# Names load on first use (PEP 562): the pytest plugin lives in this package and every
+# pytest run of every user loads it, so importing the package must not start the
+# simulator's imports (aiohttp.web). Type checkers read the imports below.
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from ._faults import ENDPOINTS, FAULT_KINDS
+    from ._log import RequestRecord
+    from ._mock import MockTransport, json_response
+    from ._server import (
+        DEFAULT_API_KEY,
+        DEFAULT_QUALIFICATION_STEPS,
+        DEFAULT_SECONDS_PER_RESULT,
+        FakeExtructServer,
+    )
+    from ._standalone import add_server_arguments, run_server, serve, server_options
+    from ._tasks import SimulatedTask
+
+_LAZY = {
+    "DEFAULT_API_KEY": "._server",
+    "DEFAULT_QUALIFICATION_STEPS": "._server",
+    "DEFAULT_SECONDS_PER_RESULT": "._server",
+    "ENDPOINTS": "._faults",
+    "FAULT_KINDS": "._faults",
+    "FakeExtructServer": "._server",
+    "MockTransport": "._mock",
+    "RequestRecord": "._log",
+    "SimulatedTask": "._tasks",
+    "add_server_arguments": "._standalone",
+    "json_response": "._mock",
+    "run_server": "._standalone",
+    "serve": "._standalone",
+    "server_options": "._standalone",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DEFAULT_API_KEY",
