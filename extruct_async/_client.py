@@ -225,20 +225,27 @@ class DiscoveryTasks:
         """
         return self._handle(await self._endpoints.get(task_id))
 
-    async def list(self, *, page_size: int = 20) -> AsyncGenerator[DiscoveryTask, None]:
+    async def list(
+        self, *, page_size: int = 20, offset: int = 0
+    ) -> AsyncGenerator[DiscoveryTask, None]:
         """Yield every task in the workspace, newest first.
 
         Walks ``offset``/``limit`` pages of ``page_size`` until a short page. A task
         created meanwhile shifts the pages; each task is still yielded once.
+
+        Args:
+            page_size: tasks per request (the vendor's own client asks for 20).
+            offset: tasks to skip first, newest first.
         """
         size = check.integer("page_size", page_size, low=1)
+        start = check.integer("offset", offset, low=0)
         seen: builtins.set[str] = set()
 
         async def fetch(offset: int, limit: int) -> builtins.list[Reply[TaskState]]:
             reply = await self._endpoints.list_page(offset=offset, limit=limit)
             return [Reply(state, reply.request_id) for state in reply.value]
 
-        async with contextlib.aclosing(walk(fetch, limit=size)) as pages:
+        async with contextlib.aclosing(walk(fetch, limit=size, offset=start)) as pages:
             async for _, page in pages:
                 for item in page:
                     if item.value.id not in seen:

@@ -29,6 +29,7 @@ import msgspec
 from . import _arguments as check
 from . import _constraints as rules
 from ._converter import converter
+from ._domains import registered_domain
 from ._errors import (
     APIResponseError,
     APIStatusError,
@@ -165,7 +166,7 @@ def create_request(
     if table is not None:
         body["table"] = converter.unstructure(_table(table))
     if exclude_domains is not None:
-        body["exclude_domains"] = check.strings("exclude_domains", exclude_domains)
+        body["exclude_domains"] = _domains(exclude_domains)
     if exclude_task_ids is not None:
         ids = [
             task_id(f"exclude_task_ids[{i}]", item)
@@ -261,6 +262,16 @@ def _window(offset: object, limit: object) -> tuple[tuple[str, str], ...]:
     start = check.integer("offset", offset, low=0)
     size = check.integer("limit", limit, low=1)
     return (("offset", str(start)), ("limit", str(size)))
+
+
+def _domains(value: object) -> list[str]:
+    domains = check.strings("exclude_domains", value)
+    for i, domain in enumerate(domains):
+        if registered_domain(domain) is None:
+            raise InvalidRequestError(
+                f"exclude_domains[{i}]", f"{domain!r} is not a domain or a URL with one"
+            )
+    return domains  # sent as given: the service reduces them to registered domains
 
 
 def _data_sources(value: object) -> list[str]:

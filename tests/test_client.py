@@ -327,6 +327,13 @@ async def test_list_walks_pages_without_duplicates(
     assert ids == ["t9", "t8", "t7", "t6"]
 
 
+async def test_list_from_an_offset(client: AsyncExtruct, routes: Routes) -> None:
+    routes.add("GET", f"{TASKS}?offset=40&limit=20", [task_json("t3")])
+    assert [task.id async for task in client.discovery_tasks.list(offset=40)] == ["t3"]
+    with pytest.raises(InvalidRequestError, match=r"^offset: "):
+        await anext(client.discovery_tasks.list(offset=-1))
+
+
 async def test_list_stops_on_an_empty_page(
     client: AsyncExtruct, routes: Routes, transport: MockTransport
 ) -> None:

@@ -136,6 +136,9 @@ def test_create_request_full() -> None:
         ({"table": Table(id="t", columns=("c", 2))}, "table.columns[1]", InvalidTypeError),  # type: ignore[arg-type]
         ({"exclude_domains": "acme.com"}, "exclude_domains", InvalidTypeError),
         ({"exclude_domains": ["acme.com", ""]}, "exclude_domains[1]", InvalidRequestError),
+        ({"exclude_domains": ["acme.com", "not a domain"]}, "exclude_domains[1]",
+         InvalidRequestError),
+        ({"exclude_domains": ["localhost"]}, "exclude_domains[0]", InvalidRequestError),
         ({"exclude_task_ids": [f"t{i}" for i in range(101)]}, "exclude_task_ids",
          InvalidRequestError),
         ({"exclude_task_ids": [None]}, "exclude_task_ids[0]", InvalidTypeError),
