@@ -23,7 +23,7 @@ from types import TracebackType
 
 import attrs
 
-from .._errors import ExtructError
+from .._errors import StoreError
 
 __all__ = [
     "JournalEntry",
@@ -33,14 +33,6 @@ __all__ = [
     "Store",
     "StoreError",
 ]
-
-
-class StoreError(ExtructError):
-    """The store failed: Redis unreachable, a SQLite file locked for too long, ...
-
-    The underlying driver's exception is chained as ``__cause__``. Messages never
-    contain the API key (stores never see it) nor a password from the store URL.
-    """
 
 
 class JournalState(str, enum.Enum):
@@ -218,8 +210,14 @@ class Store(abc.ABC):
     # -- claims --------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def claim(self, namespace: str, task_id: str) -> bool:
-        """Claim a task for the caller; True only for the first claimer, ever."""
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
+        """Claim a task; True if the caller holds it now, False if someone else does.
+
+        The first claim of a task wins, for ever. ``claimant`` names who claims (an
+        idempotency key): a later claim by the same claimant is True again, so a
+        process that re-runs a crashed create can adopt the task its key made. An
+        anonymous claim (None) is True only for the very first claim.
+        """
 
     # -- stream checkpoints --------------------------------------------------------
 

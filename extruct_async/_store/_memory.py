@@ -29,7 +29,7 @@ class MemoryStore(Store):
         self._clock = clock
         self._rates: dict[str, RateState] = {}
         self._journal: dict[tuple[str, str], JournalEntry] = {}
-        self._claims: set[tuple[str, str]] = set()
+        self._claims: dict[tuple[str, str], str | None] = {}
         self._checkpoints: dict[tuple[str, str, str], set[str]] = {}
 
     def __repr__(self) -> str:
@@ -122,11 +122,12 @@ class MemoryStore(Store):
         ]
         return sorted(entries, key=_journal.order)
 
-    async def claim(self, namespace: str, task_id: str) -> bool:
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
         """See ``Store.claim``."""
         if (namespace, task_id) in self._claims:
-            return False
-        self._claims.add((namespace, task_id))
+            holder = self._claims[namespace, task_id]
+            return claimant is not None and holder == claimant
+        self._claims[namespace, task_id] = claimant
         return True
 
     async def checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:

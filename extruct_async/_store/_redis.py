@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import cast
 from urllib.parse import quote
 
@@ -64,6 +64,7 @@ class RedisStore(Store):
         self._renew = self._client.register_script(_redis_scripts.JOURNAL_RENEW)
         self._complete = self._client.register_script(_redis_scripts.JOURNAL_COMPLETE)
         self._release = self._client.register_script(_redis_scripts.JOURNAL_RELEASE)
+        self._claim = self._client.register_script(_redis_scripts.CLAIM)
 
     def __repr__(self) -> str:
         kwargs = self._client.connection_pool.connection_kwargs
@@ -179,7 +180,7 @@ class RedisStore(Store):
         with self._failures():
             found: list[str | None]  # decode_responses: str throughout
             if run is None:
-                found = cast("list[str | None]", await self._client.hvals(journal))
+                found = await cast("Awaitable[list[str | None]]", self._client.hvals(journal))
             else:
                 start = "1" + run + "\x00"
                 members = await self._client.zrangebylex(
@@ -188,23 +189,31 @@ class RedisStore(Store):
                 keys = [_index_key(member) for member in cast("list[str]", members)]
                 found = []
                 if keys:
-                    found = cast("list[str | None]", await self._client.hmget(journal, keys))
+                    found = await cast(
+                        "Awaitable[list[str | None]]", self._client.hmget(journal, keys)
+                    )
         entries = [_to_entry(raw) for raw in found if raw is not None]
         return sorted(entries, key=_journal.order)
 
     # -- claims and checkpoints ----------------------------------------------------
 
-    async def claim(self, namespace: str, task_id: str) -> bool:
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
         """See ``Store.claim``."""
         with self._failures():
-            added = await self._client.sadd(redis_keys(namespace) + "claims", task_id)
-        return bool(added)
+            held = await self._claim(
+                keys=[redis_keys(namespace) + "claimed"],
+                args=[task_id, "" if claimant is None else "=" + claimant],
+            )
+        return bool(held)
 
     async def checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:
         """See ``Store.checkpoint_load``."""
         with self._failures():
-            members = await self._client.smembers(_checkpoint_key(namespace, task_id, consumer))
-        return cast("set[str]", members)  # decode_responses: all str
+            members = await cast(  # decode_responses: all str
+                "Awaitable[set[str]]",
+                self._client.smembers(_checkpoint_key(namespace, task_id, consumer)),
+            )
+        return members
 
     async def checkpoint_add(
         self, namespace: str, task_id: str, consumer: str, row_ids: Iterable[str]
@@ -213,7 +222,10 @@ class RedisStore(Store):
         ids = list(row_ids)
         if ids:
             with self._failures():
-                await self._client.sadd(_checkpoint_key(namespace, task_id, consumer), *ids)
+                await cast(
+                    "Awaitable[int]",
+                    self._client.sadd(_checkpoint_key(namespace, task_id, consumer), *ids),
+                )
 
     # -- lifetime ------------------------------------------------------------------
 

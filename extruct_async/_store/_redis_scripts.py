@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACQUIRE",
+    "CLAIM",
     "JOURNAL_COMPLETE",
     "JOURNAL_RELEASE",
     "JOURNAL_RENEW",
@@ -178,3 +179,11 @@ redis.call('ZREM', KEYS[2], entry.member)
 return 1
 """
 )
+
+#: KEYS: claims hash (task id -> claimant: "" anonymous, "=" + name otherwise).
+#: ARGV: task id, claimant. Returns 1 if the caller holds the claim now, else 0.
+CLAIM = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return 1 end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 1 end
+return 0
+"""

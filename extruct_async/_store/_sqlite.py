@@ -29,7 +29,8 @@ __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
 
-_SCHEMA_VERSION = 1
+#: 2: claims name their claimant (version 1 files are upgraded when opened).
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate (
     ns TEXT PRIMARY KEY,
@@ -55,6 +56,7 @@ CREATE INDEX IF NOT EXISTS journal_by_run ON journal (ns, run, position);
 CREATE TABLE IF NOT EXISTS claims (
     ns TEXT NOT NULL,
     task_id TEXT NOT NULL,
+    claimant TEXT,
     PRIMARY KEY (ns, task_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -120,8 +122,12 @@ class SQLiteStore(Store):
                 db.execute("PRAGMA synchronous=NORMAL")
                 if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                     with self._transaction(db):
+                        # Read again under the write lock: another process may have done it.
+                        version = db.execute("PRAGMA user_version").fetchone()[0]
                         for statement in _SCHEMA.split(";")[:-1]:
                             db.execute(statement)
+                        if version == 1:
+                            db.execute("ALTER TABLE claims ADD COLUMN claimant TEXT")
                         db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             except BaseException:
                 db.close()
@@ -327,16 +333,22 @@ class SQLiteStore(Store):
 
     # -- claims and checkpoints ----------------------------------------------------
 
-    async def claim(self, namespace: str, task_id: str) -> bool:
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
         """See ``Store.claim``."""
-        return await self._run(self._claim, namespace, task_id)
+        return await self._run(self._claim, namespace, task_id, claimant)
 
-    def _claim(self, namespace: str, task_id: str) -> bool:
+    def _claim(self, namespace: str, task_id: str, claimant: str | None) -> bool:
         with self._write() as (db, _):
             cursor = db.execute(
-                "INSERT OR IGNORE INTO claims (ns, task_id) VALUES (?, ?)", (namespace, task_id)
+                "INSERT OR IGNORE INTO claims (ns, task_id, claimant) VALUES (?, ?, ?)",
+                (namespace, task_id, claimant),
             )
-        return cursor.rowcount == 1
+            if cursor.rowcount == 1:
+                return True
+            (holder,) = db.execute(
+                "SELECT claimant FROM claims WHERE ns = ? AND task_id = ?", (namespace, task_id)
+            ).fetchone()
+        return claimant is not None and holder == claimant
 
     async def checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:
         """See ``Store.checkpoint_load``."""
