@@ -27,6 +27,7 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    StoreError,
     TaskExhaustedError,
     TaskFailedError,
     UnprocessableEntityError,
@@ -34,6 +35,7 @@ from ._errors import (
 )
 from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
 from ._retry import RetryPolicy
+from ._store import Store
 from ._task import DiscoveryTask
 from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
 from ._version import __version__
@@ -68,6 +70,8 @@ __all__ = [
     "RetryPolicy",
     "Score",
     "ServerError",
+    "Store",
+    "StoreError",
     "Table",
     "TaskExhaustedError",
     "TaskFailedError",
