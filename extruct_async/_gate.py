@@ -27,17 +27,17 @@ from collections import deque
 
 from ._store import Store
 
-__all__ = ["SHARED_HEADROOM", "Gate", "SharedGate"]
+__all__ = ["SHARED_SECOND", "Gate", "SharedGate"]
 
 log = logging.getLogger("extruct_async")
 
-#: A shared limiter schedules starts at this share of ``rate_limit``. Starts are
-#: decided on the store's clock but counted by the service when they arrive, and
-#: the way from each process to the service has its own delay: 5% of headroom (at
-#: 45/s, a schedule of 42.75/s and at most 42 starts in any second on the store's
-#: clock) keeps delays that differ by up to ~70 ms from putting more than
+#: A shared limiter counts its second as this many seconds. Starts are decided on
+#: the store's clock but counted by the service when they arrive, and the way from
+#: each process to the service has its own delay: at most ``rate_limit`` starts in
+#: any 1.07 s of the store's clock (so ``rate_limit / 1.07``, 93.5% of it, at full
+#: load) keeps delays that differ by up to 70 ms from putting more than
 #: ``rate_limit`` into one of the service's seconds.
-SHARED_HEADROOM = 0.95
+SHARED_SECOND = 1.07
 
 
 class Gate:
@@ -187,7 +187,7 @@ class SharedGate(Gate):
         super().__init__(max_concurrency=max_concurrency, rate_limit=None)
         self._store = store
         self._namespace = namespace
-        self._rate = None if rate_limit is None else rate_limit * SHARED_HEADROOM
+        self._rate = rate_limit
         self._shared_burst = burst or 1
         self._head: asyncio.Lock | None = None
         self._pausing: set[asyncio.Task[None]] = set()
@@ -211,7 +211,7 @@ class SharedGate(Gate):
                 await asyncio.sleep(local)
                 continue
             wait = await self._store.acquire(
-                self._namespace, rate=self._rate, burst=self._shared_burst
+                self._namespace, rate=self._rate, burst=self._shared_burst, second=SHARED_SECOND
             )
             if not wait:
                 return

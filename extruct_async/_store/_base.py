@@ -113,7 +113,9 @@ class Store(abc.ABC):
 
     # -- shared rate limit and pause ----------------------------------------------
 
-    async def acquire(self, namespace: str, *, rate: float | None, burst: int = 1) -> float:
+    async def acquire(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
         """Take a request start slot now if the namespace's limit allows it.
 
         Returns 0.0 when the start is taken (and recorded), otherwise the seconds
@@ -122,16 +124,18 @@ class Store(abc.ABC):
         starts (at least 1); with ``burst=1`` starts follow a schedule ``1 / rate``
         apart that late callers do not push back; with ``burst=N`` at most N start
         in any ``N / rate`` seconds. ``rate=None`` applies only the pause.
+        ``second`` (>= 1) stretches the rule's second, for headroom: ``int(rate)``
+        starts in any ``second`` seconds, ``second / rate`` apart.
 
         The caller keeps its own concurrency cap and queue, and asks for its
         queue's head only. Raises ``StoreError`` if the store fails.
         """
-        wait, _ = await self.acquire_timed(namespace, rate=rate, burst=burst)
+        wait, _ = await self.acquire_timed(namespace, rate=rate, burst=burst, second=second)
         return wait
 
     @abc.abstractmethod
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """``acquire``, also returning the store's clock reading at the decision.
 

@@ -36,14 +36,14 @@ class MemoryStore(Store):
         return "MemoryStore()"
 
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """See ``Store.acquire_timed``."""
         state = self._rates.get(namespace)
         if state is None:
             state = self._rates[namespace] = RateState()
         now = self._clock()
-        return admit(state, now, rate, burst), now
+        return admit(state, now, rate, burst, second), now
 
     async def pause(self, namespace: str, seconds: float) -> None:
         """See ``Store.pause``."""

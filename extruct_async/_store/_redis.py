@@ -84,16 +84,20 @@ class RedisStore(Store):
     # -- shared rate limit and pause -----------------------------------------------
 
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """See ``Store.acquire_timed``."""
         prefix = redis_keys(namespace)
         if rate is None:
-            args = [self._offset(), "0", "0", "1", "1", "1"]
+            args = [self._offset(), "0", "0", "1", "1", "1", str(_US)]
         else:
-            if rate <= 0 or burst < 1:
-                raise ValueError(f"rate must be > 0 and burst >= 1, got {rate!r} and {burst!r}")
-            window = math.ceil(burst * _US / rate)  # rounded up: never faster than asked
+            if rate <= 0 or burst < 1 or second < 1.0:
+                raise ValueError(
+                    f"rate must be > 0, burst >= 1 and second >= 1, got {rate!r}, {burst!r}"
+                    f" and {second!r}"
+                )
+            span = math.ceil(second * _US)  # rounded up: never faster than asked
+            window = math.ceil(burst * span / rate)
             args = [
                 self._offset(),
                 "1",
@@ -101,6 +105,7 @@ class RedisStore(Store):
                 str(burst),
                 str(per_second_cap(rate)),
                 str(recorded_starts(rate, burst)),
+                str(span),
             ]
         with self._failures():
             wait, now = await self._acquire(keys=[prefix + "rate", prefix + "starts"], args=args)

@@ -26,7 +26,8 @@ local function fmt(x) return string.format('%.0f', x) end
 """
 
 #: KEYS: rate hash (next, paused), start log (list, newest first).
-#: ARGV: offset, limited (1/0), window (burst / rate, us), burst, cap per second, log length.
+#: ARGV: offset, limited (1/0), window (burst * second / rate, us), burst, cap per second,
+#: log length, the rule's second (us; 1000000 unless stretched for headroom).
 #: Returns {wait_us, now_us}; wait 0 means the start was taken.
 ACQUIRE = (
     _NOW
@@ -45,8 +46,9 @@ if limited then
         local oldest = redis.call('LINDEX', KEYS[2], burst - 1)
         if oldest and tonumber(oldest) + window > ready then ready = tonumber(oldest) + window end
     end
-    local second = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
-    if second and tonumber(second) + 1000000 > ready then ready = tonumber(second) + 1000000 end
+    local span = tonumber(ARGV[7])
+    local capped = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
+    if capped and tonumber(capped) + span > ready then ready = tonumber(capped) + span end
 end
 if ready > now then return {ready - now, now} end
 if limited then
@@ -61,13 +63,13 @@ if limited then
     end
     redis.call('LPUSH', KEYS[2], fmt(now))
     redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
-    local horizon = now - math.max(1000000, window)
+    local horizon = now - math.max(tonumber(ARGV[7]), window)
     while true do  -- starts too old for either bound: a high rate stays cheap
         local oldest = redis.call('LINDEX', KEYS[2], -1)
         if not oldest or tonumber(oldest) >= horizon then break end
         redis.call('RPOP', KEYS[2])
     end
-    redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 2000)
+    redis.call('PEXPIRE', KEYS[2], math.ceil(math.max(window, tonumber(ARGV[7])) / 1000) + 2000)
 end
 return {0, now}
 """

@@ -166,19 +166,21 @@ class SQLiteStore(Store):
     # -- shared rate limit and pause -----------------------------------------------
 
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """See ``Store.acquire_timed``."""
-        return await self._run(self._acquire, namespace, rate, burst)
+        return await self._run(self._acquire, namespace, rate, burst, second)
 
-    def _acquire(self, namespace: str, rate: float | None, burst: int) -> tuple[float, float]:
+    def _acquire(
+        self, namespace: str, rate: float | None, burst: int, second: float
+    ) -> tuple[float, float]:
         with self._write() as (db, now):
             row = db.execute(
                 "SELECT next_start, paused_until, starts FROM rate WHERE ns = ?", (namespace,)
             ).fetchone()
             next_start, paused_until, starts = row or _NO_RATE_STATE
             state = RateState(next_start, paused_until, RateState.unpack_starts(starts))
-            wait = admit(state, now, rate, burst)
+            wait = admit(state, now, rate, burst, second)
             if not wait and rate is not None:
                 self._save_rate(db, namespace, state)
         return wait, now
