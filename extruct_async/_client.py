@@ -214,6 +214,9 @@ class DiscoveryTasks:
             await creates.check_run(name, [r.body or {} for r in requests])
         loop = asyncio.get_running_loop()
         admitted: builtins.list[bool] = [False] * len(requests)
+        # Keys are reserved no sooner than their creates can be in flight: after a
+        # crash, only that many are left "sending" for the re-run to look up.
+        reserving = asyncio.Semaphore(self._endpoints.pipeline.gate.max_concurrency)
 
         async def create(index: int, request: Request) -> DiscoveryTask:
             def admit() -> None:
@@ -222,10 +225,11 @@ class DiscoveryTasks:
             if name is None:
                 reply = await self._endpoints.create(request, on_admit=admit)
             else:
-                reply = await creates.create_once(
-                    request, key=run_key(name, index), run=name, position=index,
-                    field=f"specs[{index}]", on_admit=admit,
-                )
+                async with reserving:
+                    reply = await creates.create_once(
+                        request, key=run_key(name, index), run=name, position=index,
+                        field=f"specs[{index}]", on_admit=admit,
+                    )
             task = self._handle(reply)
             if on_created is not None:
                 on_created(index, task)

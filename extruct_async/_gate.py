@@ -56,6 +56,8 @@ class Gate:
         rate_limit: float | None,
         burst: int | None = None,
     ) -> None:
+        #: Requests in flight at once, at most.
+        self.max_concurrency = max_concurrency
         self._free = max_concurrency
         self._burst = 0 if rate_limit is None else burst or 1
         self._window = self._burst / rate_limit if rate_limit else 0.0
