@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -134,9 +135,11 @@ async def test_the_key_is_never_written_to_the_store(
     db.close()
     assert "k1" in dump  # the journal is there...
     assert API_KEY not in dump  # ...and the key is not
-    assert API_KEY not in "".join(
-        p.read_bytes().decode("latin-1") for p in tmp_path.iterdir()
-    )
+    assert API_KEY not in _every_file(tmp_path)  # the WAL and its index too
+
+
+def _every_file(folder: Path) -> str:
+    return "".join(p.read_bytes().decode("latin-1") for p in folder.iterdir())
 
 
 # -- the shared gate -----------------------------------------------------------------------
@@ -154,7 +157,7 @@ async def test_clients_on_one_store_share_one_rate_limit(server: FakeExtructServ
     assert len(times) == 60
     # Together: one schedule, SHARED_SECOND / 10 apart, never 10 in a second...
     # (the store's clock is epoch seconds: its readings are exact to a microsecond)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps == [pytest.approx(SHARED_SECOND / 10, abs=1e-5)] * 59
     assert peak_in_window(times) == 10
     assert peak_in_window(times, SHARED_SECOND - 1e-4) == 10  # ...nor in the stretched one
@@ -383,7 +386,7 @@ async def test_a_create_that_failed_after_it_was_sent_is_reconciled_next_time(
     async with client(server, store, max_retries=0) as api:
         server.inject("commit_then_drop", endpoint="create")
         server.inject("500", endpoint="list")  # and the look-up fails: nobody can tell
-        with pytest.raises(Exception, match="create|discovery_tasks"):
+        with pytest.raises(Exception, match=r"create|discovery_tasks"):
             await api.discovery_tasks.create("freight SaaS", idempotency_key="k")
         [entry] = await store.journal_entries(api._endpoints.creates.scope.namespace)
         assert entry.state is JournalState.SENDING  # kept, its lease ended at once

@@ -9,13 +9,20 @@ and tasks (the ground truth) or from what the workers wrote, never from sleeps.
   then the same call again: exactly 200 tasks, all 200 handles in order.
 - ``kill -9`` in the middle of a checkpointed ``stream()``, three times, then to the end:
   every row delivered, and a row again only if it was the row in hand.
+- The arq recipe (``examples/arq_fanout.py``): two workers, 100 queued searches, a real
+  Redis for the queue and the store: 100 tasks, every row once, and a second round of
+  the same searches creates and delivers nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import queue
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +183,76 @@ def _lines(path: Path) -> int:
         return path.read_bytes().count(b"\n")
     except FileNotFoundError:
         return 0
+
+
+# -- the arq recipe: two workers, one queue, one store -----------------------------------
+
+SEARCHES = 100
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_arq_recipe_creates_each_search_once_and_delivers_each_row_once(
+    redis_url: str, tmp_path: Path,
+) -> None:
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    store_url, queue_url = redis_url, redis_url.rsplit("/", 1)[0] + "/1"
+    run = "nightly-2026-11-28"
+    queries = [f"arq search {n}" for n in range(SEARCHES)]
+    with _fleet.Simulator(seed=4, seconds_per_result=0.01, qualification_steps=0) as simulator:
+        env = {
+            **os.environ, "EXTRUCT_API_TOKEN": simulator.api_key,
+            "EXTRUCT_BASE_URL": simulator.url, "EXTRUCT_STORE": store_url,
+            "ARQ_REDIS": queue_url, "EXTRUCT_RATE_LIMIT": "200",
+            "EXTRUCT_POLL_INTERVAL": "0.2",
+        }
+        logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+        workers = []
+        for log in logs:
+            with log.open("wb") as output:
+                workers.append(subprocess.Popen(
+                    [sys.executable, "examples/arq_fanout.py", "worker"], cwd=ROOT, env=env,
+                    stdout=output, stderr=subprocess.STDOUT))
+
+        async def rounds() -> tuple[list[Any], list[Any]]:
+            pool = await create_pool(RedisSettings.from_dsn(queue_url))
+            try:
+                results = []
+                for again in ("", ":again"):  # the second round: a producer re-run
+                    jobs = [await pool.enqueue_job("search", run, n, query, 5,
+                                                   _job_id=f"{run}:{n}{again}")
+                            for n, query in enumerate(queries)]
+                    results.append([await job.result(timeout=90) for job in jobs
+                                    if job is not None])
+                rows = [json.loads(raw) for raw in await pool.lrange(f"extruct:rows:{run}", 0, -1)]
+                return results, rows
+            finally:
+                await pool.aclose()
+
+        try:
+            (first, second), rows = asyncio.run(rounds())
+        except BaseException:
+            for log in logs:
+                print(log.read_text(encoding="utf-8", errors="replace"))
+            raise
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                try:
+                    worker.wait(20)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+        tasks = simulator.tasks()
+        truth = {task_id: simulator.rows(task_id) for task_id in tasks}
+    assert len(first) == len(second) == SEARCHES
+    assert sorted(tasks.values()) == sorted(queries)  # one task per search, none twice
+    assert [r["task_id"] for r in second] == [r["task_id"] for r in first]
+    assert {r["worker"] for r in first} == {w.pid for w in workers}  # both took searches
+    assert [r["delivered"] for r in second] == [0] * SEARCHES  # nothing delivered again
+    delivered = [(row["task_id"], row["row_id"]) for row in rows]
+    assert len(delivered) == len(set(delivered))  # every row once...
+    assert sorted(delivered) == sorted((t, r) for t, ids in truth.items() for r in ids)  # ...all
+    assert sum(r["delivered"] for r in first) == len(delivered) > SEARCHES
