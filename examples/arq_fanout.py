@@ -29,7 +29,7 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from arq import create_pool, run_worker
 from arq.connections import ArqRedis, RedisSettings
@@ -74,7 +74,7 @@ async def search(ctx: dict[str, Any], run: str, position: int, query: str,
 class WorkerSettings:
     """arq's settings: ``run_worker(WorkerSettings)`` or ``arq examples.arq_fanout...``."""
 
-    functions = [search]
+    functions: ClassVar[list[Any]] = [search]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = REDIS
