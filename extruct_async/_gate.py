@@ -15,7 +15,8 @@ requests queues each one behind everybody else's.
 Shared (:class:`SharedGate`, a client with a SQLite or Redis store): the concurrency
 cap and the queue stay in the process; the rate limit and the 429 pause move to the
 store, where every client of the same API key and base URL takes its starts from one
-schedule (``Store.acquire``, asked for the queue's head only). The in-memory
+schedule (``Store.reserve``, asked for the queue's head only: one store operation per
+start). The in-memory
 :class:`Gate` is untouched by that: no store call, no extra await.
 """
 
@@ -164,9 +165,9 @@ class SharedGate(Gate):
     """A gate whose rate limit and pause are shared through a store.
 
     The concurrency cap and the first-come-first-served queue stay per process (the
-    base class, with no rate of its own); once a request has its slot, the head of the
-    queue asks the store for a start until it gets one. A 429 pauses this process at
-    once and every client of the namespace through the store.
+    base class, with no rate of its own); once a request has its slot, the head of
+    the queue reserves the earliest start the store allows and waits for it. A 429
+    pauses this process at once and every client of the namespace through the store.
 
     Args:
         max_concurrency: requests in flight at once, in this client.
@@ -212,12 +213,15 @@ class SharedGate(Gate):
             if local > 0:
                 await asyncio.sleep(local)
                 continue
-            wait = await self._store.acquire(
+            # One store operation per start: the earliest start is reserved, then waited
+            # for (asking again and again would cost several per start under contention).
+            wait = await self._store.reserve(
                 self._namespace, rate=self._rate, burst=self._shared_burst, second=SHARED_SECOND
             )
-            if not wait:
-                return
-            await asyncio.sleep(wait)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self._rate is not None or not wait:
+                return  # reserved (or no pause): start; without a rate, ask after a pause
 
     def pause(self, seconds: float) -> None:
         """Pause this process at once, and every client of the namespace via the store."""

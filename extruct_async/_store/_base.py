@@ -145,6 +145,19 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """Take the earliest start the namespace's limit allows, now or later.
+
+        ``acquire``'s rule, in one call: the start is recorded at the earliest moment
+        the schedule, the bounds and any pause allow, and the seconds until then are
+        returned (0.0: now). The caller sleeps that long and starts, without asking
+        again, so several processes cost one store operation per start, however they
+        contend. With ``rate=None`` nothing is recorded: the wait is the pause's.
+        """
+
+    @abc.abstractmethod
     async def pause(self, namespace: str, seconds: float) -> None:
         """Admit nobody in the namespace for ``seconds`` from now (a 429 was seen).
 

@@ -45,6 +45,15 @@ class MemoryStore(Store):
         now = self._clock()
         return admit(state, now, rate, burst, second), now
 
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """See ``Store.reserve``."""
+        state = self._rates.get(namespace)
+        if state is None:
+            state = self._rates[namespace] = RateState()
+        return admit(state, self._clock(), rate, burst, second, reserve=True)
+
     async def pause(self, namespace: str, seconds: float) -> None:
         """See ``Store.pause``."""
         state = self._rates.get(namespace)

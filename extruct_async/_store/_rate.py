@@ -56,15 +56,25 @@ class RateState:
 
 
 def admit(
-    state: RateState, now: float, rate: float | None, burst: int, second: float = 1.0
+    state: RateState,
+    now: float,
+    rate: float | None,
+    burst: int,
+    second: float = 1.0,
+    *,
+    reserve: bool = False,
 ) -> float:
     """Take a start at ``now`` if allowed (recording it in ``state``) and return 0.0.
 
     Otherwise leave ``state`` as it is and return the seconds until a start may be
-    allowed. ``rate=None`` applies only the pause. ``second`` stretches the rule's
-    second: ``int(rate)`` starts in any ``second`` seconds, spaced ``second / rate``
-    (a shared limiter's headroom for the network; 1.0 is the plain rule).
+    allowed; or, with ``reserve`` (and a rate), record the start at that moment, the
+    earliest the rule allows, and return the seconds until it: the caller starts then
+    without asking again. ``rate=None`` applies only the pause. ``second`` stretches
+    the rule's second: ``int(rate)`` starts in any ``second`` seconds, spaced
+    ``second / rate`` (a shared limiter's headroom for the network; 1.0 is the plain
+    rule).
     """
+    asked = now
     ready = state.paused_until
     starts = state.starts
     if rate is not None:
@@ -82,7 +92,9 @@ def admit(
         if len(starts) >= cap:
             ready = max(ready, starts[-cap] + second)
     if ready > now:
-        return ready - now
+        if not reserve or rate is None:
+            return ready - now
+        now = ready  # the start is taken there, ahead of time
     if rate is not None:
         if burst == 1:
             if now > state.next_start + window:  # idle: the schedule restarts from now
@@ -98,4 +110,4 @@ def admit(
             drop += 1
         if drop:
             del starts[:drop]
-    return 0.0
+    return now - asked

@@ -87,6 +87,18 @@ class RedisStore(Store):
         self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """See ``Store.acquire_timed``."""
+        return await self._take(namespace, rate, burst, second, reserve=False)
+
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """See ``Store.reserve``."""
+        wait, _ = await self._take(namespace, rate, burst, second, reserve=True)
+        return wait
+
+    async def _take(
+        self, namespace: str, rate: float | None, burst: int, second: float, *, reserve: bool
+    ) -> tuple[float, float]:
         prefix = redis_keys(namespace)
         if rate is None:
             args = [self._offset(), "0", "0", "1", "1", "1", str(_US)]
@@ -107,6 +119,7 @@ class RedisStore(Store):
                 str(recorded_starts(rate, burst)),
                 str(span),
             ]
+        args.append("1" if reserve else "0")
         with self._failures():
             wait, now = await self._acquire(keys=[prefix + "rate", prefix + "starts"], args=args)
         return wait / _US, now / _US

@@ -27,8 +27,10 @@ local function fmt(x) return string.format('%.0f', x) end
 
 #: KEYS: rate hash (next, paused), start log (list, newest first).
 #: ARGV: offset, limited (1/0), window (burst * second / rate, us), burst, cap per second,
-#: log length, the rule's second (us; 1000000 unless stretched for headroom).
-#: Returns {wait_us, now_us}; wait 0 means the start was taken.
+#: log length, the rule's second (us; 1000000 unless stretched for headroom), reserve
+#: (1: take the earliest allowed start even if later than now).
+#: Returns {wait_us, now_us}; wait 0 means the start was taken now; with reserve, the
+#: start is taken at now + wait.
 ACQUIRE = (
     _NOW
     + """
@@ -50,7 +52,11 @@ if limited then
     local capped = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
     if capped and tonumber(capped) + span > ready then ready = tonumber(capped) + span end
 end
-if ready > now then return {ready - now, now} end
+local asked = now
+if ready > now then
+    if ARGV[8] ~= '1' or not limited then return {ready - now, now} end
+    now = ready  -- reserved: the start is taken there, ahead of time
+end
 if limited then
     if burst == 1 then
         if not next_start or now > next_start + window then
@@ -59,7 +65,8 @@ if limited then
             next_start = next_start + window
         end
         redis.call('HSET', KEYS[1], 'next', fmt(next_start))
-        redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(window, paused - now) / 1000) + 1000)
+        local ttl = math.max(window, paused - now) + now - asked
+        redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000) + 1000)
     end
     redis.call('LPUSH', KEYS[2], fmt(now))
     redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
@@ -69,9 +76,9 @@ if limited then
         if not oldest or tonumber(oldest) >= horizon then break end
         redis.call('RPOP', KEYS[2])
     end
-    redis.call('PEXPIRE', KEYS[2], math.ceil(math.max(window, tonumber(ARGV[7])) / 1000) + 2000)
+    redis.call('PEXPIRE', KEYS[2], math.ceil(math.max(window, tonumber(ARGV[7]), now - asked) / 1000) + 2000)
 end
-return {0, now}
+return {now - asked, asked}
 """
 )
 

@@ -171,8 +171,16 @@ class SQLiteStore(Store):
         """See ``Store.acquire_timed``."""
         return await self._run(self._acquire, namespace, rate, burst, second)
 
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """See ``Store.reserve``."""
+        wait, _ = await self._run(self._acquire, namespace, rate, burst, second, True)
+        return wait
+
     def _acquire(
-        self, namespace: str, rate: float | None, burst: int, second: float
+        self, namespace: str, rate: float | None, burst: int, second: float,
+        reserve: bool = False,
     ) -> tuple[float, float]:
         with self._write() as (db, now):
             row = db.execute(
@@ -180,8 +188,8 @@ class SQLiteStore(Store):
             ).fetchone()
             next_start, paused_until, starts = row or _NO_RATE_STATE
             state = RateState(next_start, paused_until, RateState.unpack_starts(starts))
-            wait = admit(state, now, rate, burst, second)
-            if not wait and rate is not None:
+            wait = admit(state, now, rate, burst, second, reserve=reserve)
+            if (reserve or not wait) and rate is not None:
                 self._save_rate(db, namespace, state)
         return wait, now
 

@@ -146,6 +146,32 @@ async def test_backend_stretches_its_second(backend: Backend, namespace: str) ->
         await spaced.acquire(other, rate=4.0, second=0.9)
 
 
+def test_a_reservation_takes_the_earliest_allowed_start() -> None:
+    state = RateState()
+    assert admit(state, 100.0, 4.0, 1, reserve=True) == 0.0
+    assert admit(state, 100.0, 4.0, 1, reserve=True) == pytest.approx(0.25)  # taken at 100.25
+    assert admit(state, 100.1, 4.0, 1, reserve=True) == pytest.approx(0.4)  # at 100.5
+    assert state.starts == [100.0, 100.25, 100.5]
+    paused = RateState(paused_until=110.0)
+    assert admit(paused, 100.0, None, 1, reserve=True) == pytest.approx(10.0)
+    assert paused.starts == []  # no rate: nothing to reserve, only the pause's wait
+
+
+async def test_backend_reserves_starts_on_one_schedule(backend: Backend, namespace: str) -> None:
+    one, other = backend.open(), backend.open()
+    waits = [await store.reserve(namespace, rate=4.0, second=1.25)
+             for store in (one, other, one, other, one)]
+    assert waits[0] == 0.0
+    # Back to back, each a slot later (1.25 / 4 s apart), less the time the calls took.
+    for n, wait in enumerate(waits[1:], start=1):
+        assert 0.3125 * n - 0.25 < wait <= 0.3125 * n + US
+    # Four starts reserved in 1.25 s: the fifth is held to the first + 1.25 s.
+    wait, now = await one.acquire_timed(namespace, rate=4.0, second=1.25)
+    assert wait > 0.3
+    await one.pause(namespace, 30.0)
+    assert await other.reserve(namespace, rate=None) > 29.0
+
+
 async def test_pause_is_seen_by_every_client(backend: Backend, namespace: str) -> None:
     pauser, other = backend.open(), backend.open()
     before = time.monotonic()
