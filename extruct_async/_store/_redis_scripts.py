@@ -76,7 +76,8 @@ if limited then
         if not oldest or tonumber(oldest) >= horizon then break end
         redis.call('RPOP', KEYS[2])
     end
-    redis.call('PEXPIRE', KEYS[2], math.ceil(math.max(window, tonumber(ARGV[7]), now - asked) / 1000) + 2000)
+    local kept = math.max(window, tonumber(ARGV[7])) + now - asked
+    redis.call('PEXPIRE', KEYS[2], math.ceil(kept / 1000) + 2000)
 end
 return {now - asked, asked}
 """

@@ -166,7 +166,7 @@ async def test_backend_reserves_starts_on_one_schedule(backend: Backend, namespa
     for n, wait in enumerate(waits[1:], start=1):
         assert 0.3125 * n - 0.25 < wait <= 0.3125 * n + US
     # Four starts reserved in 1.25 s: the fifth is held to the first + 1.25 s.
-    wait, now = await one.acquire_timed(namespace, rate=4.0, second=1.25)
+    wait = await one.acquire(namespace, rate=4.0, second=1.25)
     assert wait > 0.3
     await one.pause(namespace, 30.0)
     assert await other.reserve(namespace, rate=None) > 29.0
