@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import _cpu, _fanout, _memory, _paging, _startup, _today
+from . import _cpu, _fanout, _memory, _paging, _startup, _store, _today
 from ._harness import Section, now, write_results
 from ._processes import SimulatorProcess
 
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Any] = {
     "memory": _memory,
     "today": _today,
     "startup": _startup,
+    "store": _store,
 }
 PROFILES = ("full", "quick", "smoke")
 

@@ -33,6 +33,7 @@ if _typing.TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
         ServerError,
+        StoreError,
         TaskExhaustedError,
         TaskFailedError,
         UnprocessableEntityError,
@@ -41,6 +42,7 @@ if _typing.TYPE_CHECKING:
     from ._export import to_dataframe, to_records
     from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
     from ._retry import RetryPolicy
+    from ._store import Store
     from ._task import DiscoveryTask
     from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
 
@@ -76,6 +78,8 @@ _LAZY = {
     "RetryPolicy": "._retry",
     "Score": "._models",
     "ServerError": "._errors",
+    "Store": "._store",
+    "StoreError": "._errors",
     "Table": "._models",
     "TaskExhaustedError": "._errors",
     "TaskFailedError": "._errors",
@@ -135,6 +139,8 @@ __all__ = [
     "RetryPolicy",
     "Score",
     "ServerError",
+    "Store",
+    "StoreError",
     "Table",
     "TaskExhaustedError",
     "TaskFailedError",

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from . import _arguments as check
+from ._create import Creates, run_key
 from ._endpoints import Endpoints
 from ._errors import (
     APIError,
@@ -26,13 +27,14 @@ from ._errors import (
     TaskFailedError,
     WaitTimeoutError,
 )
-from ._gate import Gate
+from ._gate import Gate, SharedGate
 from ._models import Criterion, DataSource, Table, TaskState, TaskStatus
 from ._pagination import walk
 from ._pipeline import Pipeline
 from ._polling import Poller
 from ._protocol import Reply, Request, create_request
 from ._retry import RetryPolicy
+from ._store import STORE_ENV, MemoryStore, Scope, Store, namespace_for, open_store
 from ._task import DEFAULT_POLL_INTERVAL, DiscoveryTask, _Schedule
 from ._transport import (
     DEFAULT_MAX_RESPONSE_SIZE,
@@ -51,6 +53,7 @@ __all__ = [
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "LOG_ENV",
+    "STORE_ENV",
     "AsyncExtruct",
     "DiscoveryTasks",
 ]
@@ -61,6 +64,8 @@ BASE_URL_ENV = "EXTRUCT_BASE_URL"
 #: ``info`` or ``debug``: log the SDK's requests and retries to stderr, as ``OPENAI_LOG``.
 LOG_ENV = "EXTRUCT_LOG"
 _MAX_RATE_LIMIT = 100_000.0
+#: The longest idempotency key or run name (the journal keeps them; Redis indexes them).
+_MAX_KEY_LENGTH = 256
 
 
 class DiscoveryTasks:
@@ -87,6 +92,7 @@ class DiscoveryTasks:
         table: Table | Mapping[str, Any] | None = None,
         exclude_domains: Sequence[str] | None = None,
         exclude_task_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
     ) -> DiscoveryTask:
         """Start a Deep Search; return its handle at once (status ``created``).
 
@@ -94,6 +100,13 @@ class DiscoveryTasks:
         :class:`InvalidRequestError` (a ``ValueError``) or :class:`InvalidTypeError`
         (a ``TypeError``) naming it. A create is never sent twice for one call:
         see the README's retry policy.
+
+        With ``idempotency_key``, the key's task is created at most once, across
+        calls, processes and machines that share the client's store (in one process
+        without one): a key that has a task returns it without a request (its state
+        as created: ``refresh()`` or ``wait()`` for the current one); a key another
+        call is sending is waited for; a key whose sender crashed is looked for in
+        the task list first, and adopted if found.
 
         Args:
             query: what companies to find, in plain language.
@@ -106,12 +119,17 @@ class DiscoveryTasks:
             table: an Extruct table to receive the results.
             exclude_domains: companies to leave out, by website domain.
             exclude_task_ids: up to 100 finished tasks whose results to leave out.
+            idempotency_key: names this create (up to 256 characters), so that
+                repeating the call never creates a second task.
 
         Raises:
-            InvalidRequestError: an argument breaks the service's rules.
+            InvalidRequestError: an argument breaks the service's rules, or the
+                ``idempotency_key`` was used before for a different create.
             PaymentRequiredError: no paid plan, or not enough credits.
             APIError: the service could not be reached or refused the request.
+            StoreError: the store failed (with ``idempotency_key``).
         """
+        key = None if idempotency_key is None else _key("idempotency_key", idempotency_key)
         request = create_request(
             query,
             desired_num_results=desired_num_results,
@@ -122,6 +140,8 @@ class DiscoveryTasks:
             exclude_domains=exclude_domains,
             exclude_task_ids=exclude_task_ids,
         )
+        if key is not None:
+            return self._handle(await self._endpoints.creates.create_once(request, key=key))
         return self._handle(await self._endpoints.create(request))
 
     @overload
@@ -131,6 +151,7 @@ class DiscoveryTasks:
         *,
         return_exceptions: Literal[False] = ...,
         on_created: Callable[[int, DiscoveryTask], None] | None = ...,
+        run: str | None = ...,
     ) -> builtins.list[DiscoveryTask]: ...
     @overload
     async def create_many(
@@ -139,6 +160,7 @@ class DiscoveryTasks:
         *,
         return_exceptions: Literal[True],
         on_created: Callable[[int, DiscoveryTask], None] | None = ...,
+        run: str | None = ...,
     ) -> builtins.list[DiscoveryTask | APIError]: ...
     async def create_many(
         self,
@@ -146,6 +168,7 @@ class DiscoveryTasks:
         *,
         return_exceptions: bool = False,
         on_created: Callable[[int, DiscoveryTask], None] | None = None,
+        run: str | None = None,
     ) -> builtins.list[DiscoveryTask] | builtins.list[DiscoveryTask | APIError]:
         """Create a batch of tasks through the gate; return their handles in order.
 
@@ -160,6 +183,13 @@ class DiscoveryTasks:
         exists reaches ``on_created`` before the cancellation goes on. A second
         cancellation stops waiting for them.
 
+        **A run** (``run="nightly-2026-11-28"``): each spec gets the idempotency key
+        ``run:<run>:<position>`` (see :meth:`create`), kept in the client's store.
+        Calling again with the same run and specs, after a crash, a deploy or from
+        another worker, creates only what was never created and returns all the
+        tasks, in order; :meth:`recover` finds them without the specs. A run whose
+        journaled specs differ from these raises before anything is sent.
+
         Args:
             specs: what to create.
             return_exceptions: put the error of a failed create in its place in the
@@ -167,20 +197,40 @@ class DiscoveryTasks:
             on_created: called with ``(index of the spec, task)`` as each task is
                 created, in the order they are: record them here (a database, a list)
                 to keep them whatever happens to the batch.
+            run: names the batch, so that it is created once, whatever re-runs it
+                (up to 256 characters).
 
         Raises:
             CreateManyError: some creates failed; it holds the tasks that were
                 created, so none is lost.
+            InvalidRequestError: a spec is bad, or differs from the one the run
+                journaled at its position.
+            StoreError: the store failed (with ``run``).
         """
+        name = None if run is None else _key("run", run)
         requests = [_spec_request(i, spec) for i, spec in enumerate(check.sequence("specs", specs))]
+        creates = self._endpoints.creates
+        if name is not None:
+            await creates.check_run(name, [r.body or {} for r in requests])
         loop = asyncio.get_running_loop()
         admitted: builtins.list[bool] = [False] * len(requests)
+        # Keys are reserved no sooner than their creates can be in flight: after a
+        # crash, only that many are left "sending" for the re-run to look up.
+        reserving = asyncio.Semaphore(self._endpoints.pipeline.gate.max_concurrency)
 
         async def create(index: int, request: Request) -> DiscoveryTask:
             def admit() -> None:
                 admitted[index] = True
 
-            task = self._handle(await self._endpoints.create(request, on_admit=admit))
+            if name is None:
+                reply = await self._endpoints.create(request, on_admit=admit)
+            else:
+                async with reserving:
+                    reply = await creates.create_once(
+                        request, key=run_key(name, index), run=name, position=index,
+                        field=f"specs[{index}]", on_admit=admit,
+                    )
+            task = self._handle(reply)
             if on_created is not None:
                 on_created(index, task)
             return task
@@ -206,7 +256,7 @@ class DiscoveryTasks:
         for child in children:
             error = child.exception()
             if error is not None and not isinstance(error, APIError):
-                raise error  # a bug, not a failed create
+                raise error  # a bug, a store failure or a reused key, not a failed create
             created.append(child.result() if error is None else error)
         if return_exceptions:
             return created
@@ -215,6 +265,25 @@ class DiscoveryTasks:
         if any(errors):
             raise CreateManyError(handles, errors)
         return [h for h in handles if h is not None]
+
+    async def recover(self, *, run: str | None = None) -> builtins.list[DiscoveryTask]:
+        """The tasks the store's journal holds: of one ``create_many`` run, or all.
+
+        For a process that restarts and goes on waiting (``wait_all``,
+        ``as_completed``). Handles come in journal order (keys without a run first,
+        then runs by name, each by position) and show each task as created, without
+        a request: ``refresh()`` or wait for the current state. A key whose create
+        another live call is sending is waited for; one whose sender crashed is
+        looked for in the task list (as :meth:`create` does) and adopted if found.
+        Keys with no task are left out (and left in the journal: calling
+        :meth:`create_many` with the run again creates them).
+
+        Raises:
+            StoreError: the store failed.
+            APIError: a look-up in the task list failed.
+        """
+        name = None if run is None else _key("run", run)
+        return [self._handle(reply) for reply in await self._endpoints.creates.recover(name)]
 
     async def get(self, task_id: str) -> DiscoveryTask:
         """Fetch a task by id, or by a dashboard URL ending in its id.
@@ -358,6 +427,16 @@ def _spec_request(index: int, spec: object) -> Request:
         raise InvalidRequestError(field, str(exc)) from None
 
 
+def _key(field: str, value: object) -> str:
+    """An idempotency key or run name: a non-blank printable string, at most 256 long."""
+    key = check.text(field, value)
+    if len(key) > _MAX_KEY_LENGTH:
+        raise InvalidRequestError(field, f"at most {_MAX_KEY_LENGTH} characters, got {len(key)}")
+    if not key.isprintable():
+        raise InvalidRequestError(field, "holds control characters")
+    return key
+
+
 def _handles(tasks: object) -> builtins.list[DiscoveryTask]:
     handles = []
     for i, handle in enumerate(check.sequence("tasks", tasks)):
@@ -404,6 +483,14 @@ class AsyncExtruct:
         trust_env: take proxies (``HTTPS_PROXY``, ``NO_PROXY``) from the environment.
         default_headers: extra headers sent with every request.
         max_response_size: the largest answer read, in bytes.
+        store: where to keep what must outlive this process, shared by every client
+            of the same API key and base URL that uses it: the rate limit and the
+            429 pause, the create journal (idempotency keys, runs), claims and
+            stream checkpoints. A URL, ``sqlite:///path/extruct.db`` (one machine)
+            or ``redis://host:6379/0`` (many machines; the ``redis`` extra), or a
+            :class:`Store` object (yours to close); defaults to ``$EXTRUCT_STORE``,
+            else this process's memory, exactly as without a store. The API key
+            is never written to it (only a hash of it and the base URL).
 
     Raises:
         ConfigurationError: no API key, or an option out of range (named).
@@ -431,6 +518,7 @@ class AsyncExtruct:
         trust_env: bool = True,
         default_headers: Mapping[str, str] | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        store: str | Store | None = None,
     ) -> None:
         try:  # first: from here on, a traceback that shows locals shows only a masked key
             credentials = Headers({"Authorization": f"Bearer {_api_key(api_key)}"})
@@ -445,11 +533,8 @@ class AsyncExtruct:
         try:
             policy = _policy(retry, max_retries)
             concurrency = check.integer("max_concurrency", max_concurrency, low=1)
-            gate = Gate(
-                max_concurrency=concurrency,
-                rate_limit=_rate(rate_limit),
-                burst=None if burst is None else check.integer("burst", burst, low=1),
-            )
+            rate = _rate(rate_limit)
+            bursts = None if burst is None else check.integer("burst", burst, low=1)
             limits = _timeout(timeout)
             size = check.integer("max_response_size", max_response_size, low=1024)
             check.boolean("trust_env", trust_env)
@@ -464,13 +549,23 @@ class AsyncExtruct:
             raise ConfigurationError(
                 "transport: expected an object with async send(request) and aclose()"
             )
+        # Last, once every other option is known good: nothing to close on a bad one.
+        scope = _scope(store, namespace_for(credentials["Authorization"][7:], url))
+        gate: Gate
+        if scope.shared:
+            gate = SharedGate(
+                max_concurrency=concurrency, rate_limit=rate, burst=bursts,
+                store=scope.store, namespace=scope.namespace,
+            )
+        else:  # the in-memory fast path, exactly as without a store
+            gate = Gate(max_concurrency=concurrency, rate_limit=rate, burst=bursts)
         headers.update(credentials)
         self.base_url = url
         pipeline = Pipeline(
             transport=transport, gate=gate, base_url=url, headers=headers, policy=policy,
             timeout=limits, max_response_size=size,
         )
-        endpoints = Endpoints(pipeline)
+        endpoints = Endpoints(pipeline, Creates(pipeline, scope=scope))
         self._setup(endpoints, Poller(endpoints, workers=concurrency // 2))
         self._owner = True
 
@@ -493,8 +588,8 @@ class AsyncExtruct:
         """A client with other per-request options that shares this one's everything else.
 
         The copy uses the same connection pool, gate (rate limit and concurrency),
-        poller and create bookkeeping; only its own calls get the new timeout or
-        retries. Close the original, not the copy (closing the copy does nothing).
+        poller, store and create bookkeeping; only its own calls get the new timeout
+        or retries. Close the original, not the copy (closing the copy does nothing).
 
         >>> slow = client.with_options(timeout=120, max_retries=8)   # doctest: +SKIP
 
@@ -534,7 +629,19 @@ class AsyncExtruct:
         """
         if self._owner:
             await self._poller.aclose()
-            await self._endpoints.pipeline.aclose()
+            pipeline = self._endpoints.pipeline
+            try:
+                await pipeline.gate.aclose()
+                await pipeline.aclose()
+            finally:
+                scope = self._endpoints.creates.scope
+                if scope.owned:
+                    await scope.store.aclose()
+
+    @property
+    def store(self) -> Store:
+        """The store the client keeps its shared state in (in memory without one)."""
+        return self._endpoints.creates.scope.store
 
 
 def _api_key(value: object) -> str:
@@ -554,6 +661,21 @@ def _api_key(value: object) -> str:
             "api_key: holds spaces, control or non-ASCII characters; check how it was read"
         )
     return key
+
+
+def _scope(store: object, namespace: str) -> Scope:
+    """The client's store from the ``store`` option or ``$EXTRUCT_STORE``."""
+    if isinstance(store, Store):
+        return Scope(store, namespace, shared=True, owned=False)
+    if store is None:
+        store = os.environ.get(STORE_ENV) or None
+    if store is not None and not isinstance(store, str):
+        raise ConfigurationError(
+            f"store: expected a URL or a Store, got {type(store).__name__}"
+        )
+    opened = open_store(store)
+    private = isinstance(opened, MemoryStore)  # None, "" or memory://: this client only
+    return Scope(opened, namespace, shared=not private, owned=True)
 
 
 def _base_url(value: object) -> str:

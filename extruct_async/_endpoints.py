@@ -34,8 +34,8 @@ class Endpoints:
         self.creates = creates or Creates(pipeline)
 
     def with_pipeline(self, pipeline: Pipeline) -> Endpoints:
-        """The same calls through another pipeline (``with_options``), sharing claims."""
-        return Endpoints(pipeline, Creates(pipeline, self.creates.claims))
+        """The same calls through another pipeline (``with_options``), sharing creates' state."""
+        return Endpoints(pipeline, self.creates.with_pipeline(pipeline))
 
     async def create(
         self, request: Request, *, on_admit: Callable[[], None] | None = None

@@ -23,6 +23,7 @@ The whole tree::
     │       └── APITimeoutError        ... because it took too long
     ├── TaskFailedError                the task ended with status ``failed``
     ├── CreateManyError                some creates of a batch failed; the rest are kept
+    ├── StoreError                     the store (SQLite, Redis) failed
     └── WaitTimeoutError (TimeoutError) waiting gave up before the task(s) finished
 
 No aiohttp or asyncio exception reaches the caller: transport errors are translated
@@ -56,6 +57,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "StoreError",
     "TaskExhaustedError",
     "TaskFailedError",
     "UnprocessableEntityError",
@@ -236,6 +238,14 @@ class CreateManyError(ExtructError):
         super().__init__(
             f"{len(failed)} of {len(self.errors)} creates failed; first: {failed[0]}"
         )
+
+
+class StoreError(ExtructError):
+    """The store failed: Redis unreachable, a SQLite file locked for too long, ...
+
+    The underlying driver's exception is chained as ``__cause__``. Messages never
+    contain the API key (stores never see it) nor a password from the store URL.
+    """
 
 
 class WaitTimeoutError(ExtructError, TimeoutError):

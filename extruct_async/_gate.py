@@ -11,14 +11,34 @@ hard bound: no one-second window ever holds more than ``rate_limit`` starts.
 First come, first served: waiters form one queue, and a freed slot is handed to the
 head of the queue directly, so nobody can overtake, and a task that sends many
 requests queues each one behind everybody else's.
+
+Shared (:class:`SharedGate`, a client with a SQLite or Redis store): the concurrency
+cap and the queue stay in the process; the rate limit and the 429 pause move to the
+store, where every client of the same API key and base URL takes its starts from one
+schedule (``Store.reserve``, asked for the queue's head only: one store operation per
+start). The in-memory
+:class:`Gate` is untouched by that: no store call, no extra await.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 
-__all__ = ["Gate"]
+from ._store import Store
+
+__all__ = ["SHARED_SECOND", "Gate", "SharedGate"]
+
+log = logging.getLogger("extruct_async")
+
+#: A shared limiter counts its second as this many seconds. Starts are decided on
+#: the store's clock but counted by the service when they arrive, and the way from
+#: each process to the service has its own delay: at most ``rate_limit`` starts in
+#: any 1.07 s of the store's clock (so ``rate_limit / 1.07``, 93.5% of it, at full
+#: load) keeps delays that differ by up to 70 ms from putting more than
+#: ``rate_limit`` into one of the service's seconds.
+SHARED_SECOND = 1.07
 
 
 class Gate:
@@ -37,6 +57,8 @@ class Gate:
         rate_limit: float | None,
         burst: int | None = None,
     ) -> None:
+        #: Requests in flight at once, at most.
+        self.max_concurrency = max_concurrency
         self._free = max_concurrency
         self._burst = 0 if rate_limit is None else burst or 1
         self._window = self._burst / rate_limit if rate_limit else 0.0
@@ -134,3 +156,87 @@ class Gate:
     def pause(self, seconds: float) -> None:
         """Admit nothing for ``seconds`` from now (the service said to slow down)."""
         self._paused_until = max(self._paused_until, self._now() + seconds)
+
+    async def aclose(self) -> None:
+        """Finish what the gate still owes its store (nothing, in memory)."""
+
+
+class SharedGate(Gate):
+    """A gate whose rate limit and pause are shared through a store.
+
+    The concurrency cap and the first-come-first-served queue stay per process (the
+    base class, with no rate of its own); once a request has its slot, the head of
+    the queue reserves the earliest start the store allows and waits for it. A 429
+    pauses this process at once and every client of the namespace through the store.
+
+    Args:
+        max_concurrency: requests in flight at once, in this client.
+        rate_limit: requests per second for all clients of the namespace together;
+            None for no limit (the shared pause still applies).
+        burst: requests that may start together (default 1: evenly spaced).
+        store: the shared store.
+        namespace: the client's namespace in it.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrency: int,
+        rate_limit: float | None,
+        burst: int | None = None,
+        store: Store,
+        namespace: str,
+    ) -> None:
+        super().__init__(max_concurrency=max_concurrency, rate_limit=None)
+        self._store = store
+        self._namespace = namespace
+        self._rate = rate_limit
+        self._shared_burst = burst or 1
+        self._head: asyncio.Lock | None = None
+        self._pausing: set[asyncio.Task[None]] = set()
+
+    async def _acquire(self) -> None:
+        await super()._acquire()  # a slot of this process, in arrival order
+        try:
+            if self._head is None:
+                self._head = asyncio.Lock()
+            async with self._head:  # the queue's head alone asks the store (FIFO lock)
+                await self._start()
+        except BaseException:
+            self._free += 1
+            self._dispatch()
+            raise
+
+    async def _start(self) -> None:
+        while True:
+            local = self._paused_until - self._now()  # a 429 here, not yet in the store
+            if local > 0:
+                await asyncio.sleep(local)
+                continue
+            # One store operation per start: the earliest start is reserved, then waited
+            # for (asking again and again would cost several per start under contention).
+            wait = await self._store.reserve(
+                self._namespace, rate=self._rate, burst=self._shared_burst, second=SHARED_SECOND
+            )
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self._rate is not None or not wait:
+                return  # reserved (or no pause): start; without a rate, ask after a pause
+
+    def pause(self, seconds: float) -> None:
+        """Pause this process at once, and every client of the namespace via the store."""
+        super().pause(seconds)
+        task = asyncio.get_running_loop().create_task(self._pause_all(seconds))
+        self._pausing.add(task)
+        task.add_done_callback(self._pausing.discard)
+
+    async def _pause_all(self, seconds: float) -> None:
+        try:
+            await self._store.pause(self._namespace, seconds)
+        except Exception as exc:  # this process stays paused; the others learn at their 429
+            log.warning("could not share a %.1f s pause through the store: %s", seconds, exc)
+
+    async def aclose(self) -> None:
+        """Wait for the pauses still being written to the store."""
+        if self._pausing:
+            await asyncio.gather(*self._pausing, return_exceptions=True)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from . import _arguments as check
+from ._checkpoint import Checkpoint
 from ._errors import TaskFailedError, WaitTimeoutError
 from ._models import CompanyResult, Criterion, DataSource, TaskState, TaskStatus
 from ._pagination import walk
@@ -194,6 +195,7 @@ class DiscoveryTask:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float | None = None,
         page_size: int = 50,
+        consumer: str | None = None,
     ) -> AsyncGenerator[CompanyResult, None]:
         """Yield every result row exactly once, as soon as it is readable.
 
@@ -208,10 +210,15 @@ class DiscoveryTask:
             poll_interval: seconds between status reads while the task runs.
             max_poll_interval: if set, the interval grows 1.5x per read up to this.
             page_size: rows per results request.
+            consumer: a name under which the client's store records the rows taken,
+                so that a restarted stream of this task and name yields only the rows
+                not taken yet: at least once, at most the row in hand again (a row is
+                taken when the next one is asked for; see ``_checkpoint``).
         """
         schedule = _Schedule.check(poll_interval, max_poll_interval, None)
         size = check.integer("page_size", page_size, low=1)
-        seen: set[str] = set()
+        checkpoint = await Checkpoint.open(self, consumer)
+        seen: set[str] = set() if checkpoint is None else checkpoint.taken
         scanned: tuple[object, ...] | None = None
         async with schedule.follow(self) as follow:
             while True:
@@ -224,6 +231,8 @@ class DiscoveryTask:
                                 if row.id not in seen:
                                     seen.add(row.id)
                                     yield row
+                                    if checkpoint is not None:  # asked for the next: taken
+                                        await checkpoint.record(row.id)
                     if state.finished:
                         return  # this read began after the finish: nothing can be missing
                     if self._state.finished:

@@ -23,7 +23,7 @@ from types import TracebackType
 
 import attrs
 
-from .._errors import ExtructError
+from .._errors import StoreError
 
 __all__ = [
     "JournalEntry",
@@ -33,14 +33,6 @@ __all__ = [
     "Store",
     "StoreError",
 ]
-
-
-class StoreError(ExtructError):
-    """The store failed: Redis unreachable, a SQLite file locked for too long, ...
-
-    The underlying driver's exception is chained as ``__cause__``. Messages never
-    contain the API key (stores never see it) nor a password from the store URL.
-    """
 
 
 class JournalState(str, enum.Enum):
@@ -121,7 +113,9 @@ class Store(abc.ABC):
 
     # -- shared rate limit and pause ----------------------------------------------
 
-    async def acquire(self, namespace: str, *, rate: float | None, burst: int = 1) -> float:
+    async def acquire(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
         """Take a request start slot now if the namespace's limit allows it.
 
         Returns 0.0 when the start is taken (and recorded), otherwise the seconds
@@ -130,22 +124,37 @@ class Store(abc.ABC):
         starts (at least 1); with ``burst=1`` starts follow a schedule ``1 / rate``
         apart that late callers do not push back; with ``burst=N`` at most N start
         in any ``N / rate`` seconds. ``rate=None`` applies only the pause.
+        ``second`` (>= 1) stretches the rule's second, for headroom: ``int(rate)``
+        starts in any ``second`` seconds, ``second / rate`` apart.
 
         The caller keeps its own concurrency cap and queue, and asks for its
         queue's head only. Raises ``StoreError`` if the store fails.
         """
-        wait, _ = await self.acquire_timed(namespace, rate=rate, burst=burst)
+        wait, _ = await self.acquire_timed(namespace, rate=rate, burst=burst, second=second)
         return wait
 
     @abc.abstractmethod
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """``acquire``, also returning the store's clock reading at the decision.
 
         Returns ``(wait, now)``; when ``wait`` is 0.0, ``now`` is the recorded start
         (epoch seconds for SQLite and Redis). Audits and tests check the one-second
         bound against these readings.
+        """
+
+    @abc.abstractmethod
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """Take the earliest start the namespace's limit allows, now or later.
+
+        ``acquire``'s rule, in one call: the start is recorded at the earliest moment
+        the schedule, the bounds and any pause allow, and the seconds until then are
+        returned (0.0: now). The caller sleeps that long and starts, without asking
+        again, so several processes cost one store operation per start, however they
+        contend. With ``rate=None`` nothing is recorded: the wait is the pause's.
         """
 
     @abc.abstractmethod
@@ -218,8 +227,14 @@ class Store(abc.ABC):
     # -- claims --------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def claim(self, namespace: str, task_id: str) -> bool:
-        """Claim a task for the caller; True only for the first claimer, ever."""
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
+        """Claim a task; True if the caller holds it now, False if someone else does.
+
+        The first claim of a task wins, for ever. ``claimant`` names who claims (an
+        idempotency key): a later claim by the same claimant is True again, so a
+        process that re-runs a crashed create can adopt the task its key made. An
+        anonymous claim (None) is True only for the very first claim.
+        """
 
     # -- stream checkpoints --------------------------------------------------------
 

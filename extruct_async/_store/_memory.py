@@ -29,21 +29,30 @@ class MemoryStore(Store):
         self._clock = clock
         self._rates: dict[str, RateState] = {}
         self._journal: dict[tuple[str, str], JournalEntry] = {}
-        self._claims: set[tuple[str, str]] = set()
+        self._claims: dict[tuple[str, str], str | None] = {}
         self._checkpoints: dict[tuple[str, str, str], set[str]] = {}
 
     def __repr__(self) -> str:
         return "MemoryStore()"
 
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """See ``Store.acquire_timed``."""
         state = self._rates.get(namespace)
         if state is None:
             state = self._rates[namespace] = RateState()
         now = self._clock()
-        return admit(state, now, rate, burst), now
+        return admit(state, now, rate, burst, second), now
+
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """See ``Store.reserve``."""
+        state = self._rates.get(namespace)
+        if state is None:
+            state = self._rates[namespace] = RateState()
+        return admit(state, self._clock(), rate, burst, second, reserve=True)
 
     async def pause(self, namespace: str, seconds: float) -> None:
         """See ``Store.pause``."""
@@ -122,11 +131,12 @@ class MemoryStore(Store):
         ]
         return sorted(entries, key=_journal.order)
 
-    async def claim(self, namespace: str, task_id: str) -> bool:
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
         """See ``Store.claim``."""
         if (namespace, task_id) in self._claims:
-            return False
-        self._claims.add((namespace, task_id))
+            holder = self._claims[namespace, task_id]
+            return claimant is not None and holder == claimant
+        self._claims[namespace, task_id] = claimant
         return True
 
     async def checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:

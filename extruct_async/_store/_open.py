@@ -13,12 +13,15 @@ absolute path shows a fourth. Nothing is connected here: the first operation doe
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from .._errors import ConfigurationError
 from ._base import Store
 from ._memory import MemoryStore
-from ._sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from ._sqlite import SQLiteStore
 
 __all__ = ["STORE_ENV", "open_store"]
 
@@ -71,6 +74,8 @@ def _sqlite(url: str, rest: str) -> SQLiteStore:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise _bad(url, f"the directory {directory!r} does not exist")
+    from ._sqlite import SQLiteStore
+
     return SQLiteStore(path)
 
 

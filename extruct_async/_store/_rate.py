@@ -55,27 +55,46 @@ class RateState:
         return list(struct.unpack(f"<{len(data) // 8}d", data))
 
 
-def admit(state: RateState, now: float, rate: float | None, burst: int) -> float:
+def admit(
+    state: RateState,
+    now: float,
+    rate: float | None,
+    burst: int,
+    second: float = 1.0,
+    *,
+    reserve: bool = False,
+) -> float:
     """Take a start at ``now`` if allowed (recording it in ``state``) and return 0.0.
 
     Otherwise leave ``state`` as it is and return the seconds until a start may be
-    allowed. ``rate=None`` applies only the pause.
+    allowed; or, with ``reserve`` (and a rate), record the start at that moment, the
+    earliest the rule allows, and return the seconds until it: the caller starts then
+    without asking again. ``rate=None`` applies only the pause. ``second`` stretches
+    the rule's second: ``int(rate)`` starts in any ``second`` seconds, spaced
+    ``second / rate`` (a shared limiter's headroom for the network; 1.0 is the plain
+    rule).
     """
+    asked = now
     ready = state.paused_until
     starts = state.starts
     if rate is not None:
-        if rate <= 0 or burst < 1:
-            raise ValueError(f"rate must be > 0 and burst >= 1, got {rate!r} and {burst!r}")
-        window = burst / rate
+        if rate <= 0 or burst < 1 or second < 1.0:
+            raise ValueError(
+                f"rate must be > 0, burst >= 1 and second >= 1, got {rate!r}, {burst!r}"
+                f" and {second!r}"
+            )
+        window = burst * second / rate
         cap = per_second_cap(rate)
         if burst == 1:
             ready = max(ready, state.next_start)
         elif len(starts) >= burst:
             ready = max(ready, starts[-burst] + window)
         if len(starts) >= cap:
-            ready = max(ready, starts[-cap] + 1.0)
+            ready = max(ready, starts[-cap] + second)
     if ready > now:
-        return ready - now
+        if not reserve or rate is None:
+            return ready - now
+        now = ready  # the start is taken there, ahead of time
     if rate is not None:
         if burst == 1:
             if now > state.next_start + window:  # idle: the schedule restarts from now
@@ -85,10 +104,10 @@ def admit(state: RateState, now: float, rate: float | None, burst: int) -> float
         starts.append(now)
         # Keep what either bound can still look at: the last ``recorded_starts`` and,
         # of those, only the ones young enough to matter (a high rate stays cheap).
-        horizon = now - max(1.0, window)
+        horizon = now - max(second, window)
         drop = max(len(starts) - recorded_starts(rate, burst), 0)
         while drop < len(starts) and starts[drop] < horizon:
             drop += 1
         if drop:
             del starts[:drop]
-    return 0.0
+    return now - asked

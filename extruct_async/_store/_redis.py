@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import cast
 from urllib.parse import quote
 
@@ -64,6 +64,7 @@ class RedisStore(Store):
         self._renew = self._client.register_script(_redis_scripts.JOURNAL_RENEW)
         self._complete = self._client.register_script(_redis_scripts.JOURNAL_COMPLETE)
         self._release = self._client.register_script(_redis_scripts.JOURNAL_RELEASE)
+        self._claim = self._client.register_script(_redis_scripts.CLAIM)
 
     def __repr__(self) -> str:
         kwargs = self._client.connection_pool.connection_kwargs
@@ -83,16 +84,32 @@ class RedisStore(Store):
     # -- shared rate limit and pause -----------------------------------------------
 
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """See ``Store.acquire_timed``."""
+        return await self._take(namespace, rate, burst, second, reserve=False)
+
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """See ``Store.reserve``."""
+        wait, _ = await self._take(namespace, rate, burst, second, reserve=True)
+        return wait
+
+    async def _take(
+        self, namespace: str, rate: float | None, burst: int, second: float, *, reserve: bool
+    ) -> tuple[float, float]:
         prefix = redis_keys(namespace)
         if rate is None:
-            args = [self._offset(), "0", "0", "1", "1", "1"]
+            args = [self._offset(), "0", "0", "1", "1", "1", str(_US)]
         else:
-            if rate <= 0 or burst < 1:
-                raise ValueError(f"rate must be > 0 and burst >= 1, got {rate!r} and {burst!r}")
-            window = math.ceil(burst * _US / rate)  # rounded up: never faster than asked
+            if rate <= 0 or burst < 1 or second < 1.0:
+                raise ValueError(
+                    f"rate must be > 0, burst >= 1 and second >= 1, got {rate!r}, {burst!r}"
+                    f" and {second!r}"
+                )
+            span = math.ceil(second * _US)  # rounded up: never faster than asked
+            window = math.ceil(burst * span / rate)
             args = [
                 self._offset(),
                 "1",
@@ -100,7 +117,9 @@ class RedisStore(Store):
                 str(burst),
                 str(per_second_cap(rate)),
                 str(recorded_starts(rate, burst)),
+                str(span),
             ]
+        args.append("1" if reserve else "0")
         with self._failures():
             wait, now = await self._acquire(keys=[prefix + "rate", prefix + "starts"], args=args)
         return wait / _US, now / _US
@@ -179,7 +198,7 @@ class RedisStore(Store):
         with self._failures():
             found: list[str | None]  # decode_responses: str throughout
             if run is None:
-                found = cast("list[str | None]", await self._client.hvals(journal))
+                found = await cast("Awaitable[list[str | None]]", self._client.hvals(journal))
             else:
                 start = "1" + run + "\x00"
                 members = await self._client.zrangebylex(
@@ -188,23 +207,31 @@ class RedisStore(Store):
                 keys = [_index_key(member) for member in cast("list[str]", members)]
                 found = []
                 if keys:
-                    found = cast("list[str | None]", await self._client.hmget(journal, keys))
+                    found = await cast(
+                        "Awaitable[list[str | None]]", self._client.hmget(journal, keys)
+                    )
         entries = [_to_entry(raw) for raw in found if raw is not None]
         return sorted(entries, key=_journal.order)
 
     # -- claims and checkpoints ----------------------------------------------------
 
-    async def claim(self, namespace: str, task_id: str) -> bool:
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
         """See ``Store.claim``."""
         with self._failures():
-            added = await self._client.sadd(redis_keys(namespace) + "claims", task_id)
-        return bool(added)
+            held = await self._claim(
+                keys=[redis_keys(namespace) + "claimed"],
+                args=[task_id, "" if claimant is None else "=" + claimant],
+            )
+        return bool(held)
 
     async def checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:
         """See ``Store.checkpoint_load``."""
         with self._failures():
-            members = await self._client.smembers(_checkpoint_key(namespace, task_id, consumer))
-        return cast("set[str]", members)  # decode_responses: all str
+            members = await cast(  # decode_responses: all str
+                "Awaitable[set[str]]",
+                self._client.smembers(_checkpoint_key(namespace, task_id, consumer)),
+            )
+        return members
 
     async def checkpoint_add(
         self, namespace: str, task_id: str, consumer: str, row_ids: Iterable[str]

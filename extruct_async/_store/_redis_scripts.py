@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACQUIRE",
+    "CLAIM",
     "JOURNAL_COMPLETE",
     "JOURNAL_RELEASE",
     "JOURNAL_RENEW",
@@ -25,8 +26,11 @@ local function fmt(x) return string.format('%.0f', x) end
 """
 
 #: KEYS: rate hash (next, paused), start log (list, newest first).
-#: ARGV: offset, limited (1/0), window (burst / rate, us), burst, cap per second, log length.
-#: Returns {wait_us, now_us}; wait 0 means the start was taken.
+#: ARGV: offset, limited (1/0), window (burst * second / rate, us), burst, cap per second,
+#: log length, the rule's second (us; 1000000 unless stretched for headroom), reserve
+#: (1: take the earliest allowed start even if later than now).
+#: Returns {wait_us, now_us}; wait 0 means the start was taken now; with reserve, the
+#: start is taken at now + wait.
 ACQUIRE = (
     _NOW
     + """
@@ -44,10 +48,15 @@ if limited then
         local oldest = redis.call('LINDEX', KEYS[2], burst - 1)
         if oldest and tonumber(oldest) + window > ready then ready = tonumber(oldest) + window end
     end
-    local second = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
-    if second and tonumber(second) + 1000000 > ready then ready = tonumber(second) + 1000000 end
+    local span = tonumber(ARGV[7])
+    local capped = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
+    if capped and tonumber(capped) + span > ready then ready = tonumber(capped) + span end
 end
-if ready > now then return {ready - now, now} end
+local asked = now
+if ready > now then
+    if ARGV[8] ~= '1' or not limited then return {ready - now, now} end
+    now = ready  -- reserved: the start is taken there, ahead of time
+end
 if limited then
     if burst == 1 then
         if not next_start or now > next_start + window then
@@ -56,19 +65,21 @@ if limited then
             next_start = next_start + window
         end
         redis.call('HSET', KEYS[1], 'next', fmt(next_start))
-        redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(window, paused - now) / 1000) + 1000)
+        local ttl = math.max(window, paused - now) + now - asked
+        redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000) + 1000)
     end
     redis.call('LPUSH', KEYS[2], fmt(now))
     redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
-    local horizon = now - math.max(1000000, window)
+    local horizon = now - math.max(tonumber(ARGV[7]), window)
     while true do  -- starts too old for either bound: a high rate stays cheap
         local oldest = redis.call('LINDEX', KEYS[2], -1)
         if not oldest or tonumber(oldest) >= horizon then break end
         redis.call('RPOP', KEYS[2])
     end
-    redis.call('PEXPIRE', KEYS[2], math.ceil(window / 1000) + 2000)
+    local kept = math.max(window, tonumber(ARGV[7])) + now - asked
+    redis.call('PEXPIRE', KEYS[2], math.ceil(kept / 1000) + 2000)
 end
-return {0, now}
+return {now - asked, asked}
 """
 )
 
@@ -178,3 +189,11 @@ redis.call('ZREM', KEYS[2], entry.member)
 return 1
 """
 )
+
+#: KEYS: claims hash (task id -> claimant: "" anonymous, "=" + name otherwise).
+#: ARGV: task id, claimant. Returns 1 if the caller holds the claim now, else 0.
+CLAIM = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return 1 end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 1 end
+return 0
+"""

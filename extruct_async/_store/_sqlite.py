@@ -29,7 +29,8 @@ __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
 
-_SCHEMA_VERSION = 1
+#: 2: claims name their claimant (version 1 files are upgraded when opened).
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate (
     ns TEXT PRIMARY KEY,
@@ -55,6 +56,7 @@ CREATE INDEX IF NOT EXISTS journal_by_run ON journal (ns, run, position);
 CREATE TABLE IF NOT EXISTS claims (
     ns TEXT NOT NULL,
     task_id TEXT NOT NULL,
+    claimant TEXT,
     PRIMARY KEY (ns, task_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -120,8 +122,12 @@ class SQLiteStore(Store):
                 db.execute("PRAGMA synchronous=NORMAL")
                 if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                     with self._transaction(db):
+                        # Read again under the write lock: another process may have done it.
+                        version = db.execute("PRAGMA user_version").fetchone()[0]
                         for statement in _SCHEMA.split(";")[:-1]:
                             db.execute(statement)
+                        if version == 1:
+                            db.execute("ALTER TABLE claims ADD COLUMN claimant TEXT")
                         db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             except BaseException:
                 db.close()
@@ -160,20 +166,30 @@ class SQLiteStore(Store):
     # -- shared rate limit and pause -----------------------------------------------
 
     async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> tuple[float, float]:
         """See ``Store.acquire_timed``."""
-        return await self._run(self._acquire, namespace, rate, burst)
+        return await self._run(self._acquire, namespace, rate, burst, second)
 
-    def _acquire(self, namespace: str, rate: float | None, burst: int) -> tuple[float, float]:
+    async def reserve(
+        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """See ``Store.reserve``."""
+        wait, _ = await self._run(self._acquire, namespace, rate, burst, second, True)
+        return wait
+
+    def _acquire(
+        self, namespace: str, rate: float | None, burst: int, second: float,
+        reserve: bool = False,
+    ) -> tuple[float, float]:
         with self._write() as (db, now):
             row = db.execute(
                 "SELECT next_start, paused_until, starts FROM rate WHERE ns = ?", (namespace,)
             ).fetchone()
             next_start, paused_until, starts = row or _NO_RATE_STATE
             state = RateState(next_start, paused_until, RateState.unpack_starts(starts))
-            wait = admit(state, now, rate, burst)
-            if not wait and rate is not None:
+            wait = admit(state, now, rate, burst, second, reserve=reserve)
+            if (reserve or not wait) and rate is not None:
                 self._save_rate(db, namespace, state)
         return wait, now
 
@@ -327,16 +343,22 @@ class SQLiteStore(Store):
 
     # -- claims and checkpoints ----------------------------------------------------
 
-    async def claim(self, namespace: str, task_id: str) -> bool:
+    async def claim(self, namespace: str, task_id: str, claimant: str | None = None) -> bool:
         """See ``Store.claim``."""
-        return await self._run(self._claim, namespace, task_id)
+        return await self._run(self._claim, namespace, task_id, claimant)
 
-    def _claim(self, namespace: str, task_id: str) -> bool:
+    def _claim(self, namespace: str, task_id: str, claimant: str | None) -> bool:
         with self._write() as (db, _):
             cursor = db.execute(
-                "INSERT OR IGNORE INTO claims (ns, task_id) VALUES (?, ?)", (namespace, task_id)
+                "INSERT OR IGNORE INTO claims (ns, task_id, claimant) VALUES (?, ?, ?)",
+                (namespace, task_id, claimant),
             )
-        return cursor.rowcount == 1
+            if cursor.rowcount == 1:
+                return True
+            (holder,) = db.execute(
+                "SELECT claimant FROM claims WHERE ns = ? AND task_id = ?", (namespace, task_id)
+            ).fetchone()
+        return claimant is not None and holder == claimant
 
     async def checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:
         """See ``Store.checkpoint_load``."""

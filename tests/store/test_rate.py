@@ -65,11 +65,24 @@ def test_a_pause_holds_everyone_and_no_rate_means_only_the_pause() -> None:
     assert state.starts == []
 
 
+def test_a_stretched_second_spaces_and_caps_over_it() -> None:
+    state = RateState()
+    assert admit(state, 100.0, 2.0, 1, 1.25) == 0.0
+    assert admit(state, 100.0, 2.0, 1, 1.25) == pytest.approx(0.625)  # 1.25 / 2 apart
+    state = RateState()
+    assert [admit(state, 100.0, 2.0, 2, 1.25) for _ in range(2)] == [0.0, 0.0]
+    # Two starts in any 1.25 s: the burst window (2 * 1.25 / 2) and the cap agree.
+    assert admit(state, 101.0, 2.0, 2, 1.25) == pytest.approx(0.25)
+    assert admit(state, 101.25, 2.0, 2, 1.25) == 0.0
+
+
 def test_nonsense_limits_are_refused() -> None:
     with pytest.raises(ValueError, match="rate must be"):
         admit(RateState(), 0.0, 0.0, 1)
     with pytest.raises(ValueError, match="burst"):
         admit(RateState(), 0.0, 1.0, 0)
+    with pytest.raises(ValueError, match="second"):
+        admit(RateState(), 0.0, 1.0, 1, 0.5)
 
 
 # -- every backend ---------------------------------------------------------------
@@ -109,6 +122,54 @@ async def test_backend_burst_and_one_second_bound(backend: Backend, namespace: s
     wait, now = await stores[2].acquire_timed(namespace, rate=4.5, burst=3)
     assert now + wait == pytest.approx(first + 1.0, abs=2 * US)  # four in a second: wait
     assert fourth < first + 1.0
+
+
+async def test_backend_stretches_its_second(backend: Backend, namespace: str) -> None:
+    stores = [backend.open(), backend.open(), backend.open()]
+    taken = [await store.acquire_timed(namespace, rate=2.0, burst=2, second=1.25)
+             for store in stores[:2]]
+    assert [wait for wait, _ in taken] == [0.0, 0.0]
+    first = taken[0][1]
+    wait, now = await stores[2].acquire_timed(namespace, rate=2.0, burst=2, second=1.25)
+    assert now + wait == pytest.approx(first + 1.25, abs=2 * US)  # two in any 1.25 s
+    backend.advance(wait)
+    wait, third = await stores[2].acquire_timed(namespace, rate=2.0, burst=2, second=1.25)
+    assert wait == 0.0
+    assert third >= first + 1.25 - 2 * US
+    spaced = backend.open()
+    other = namespace + "-spaced"
+    wait, start = await spaced.acquire_timed(other, rate=4.0, second=1.2)
+    assert wait == 0.0
+    wait, now = await spaced.acquire_timed(other, rate=4.0, second=1.2)
+    assert now + wait == pytest.approx(start + 0.3, abs=2 * US)  # 1.2 / 4 apart
+    with pytest.raises(ValueError, match="second"):
+        await spaced.acquire(other, rate=4.0, second=0.9)
+
+
+def test_a_reservation_takes_the_earliest_allowed_start() -> None:
+    state = RateState()
+    assert admit(state, 100.0, 4.0, 1, reserve=True) == 0.0
+    assert admit(state, 100.0, 4.0, 1, reserve=True) == pytest.approx(0.25)  # taken at 100.25
+    assert admit(state, 100.1, 4.0, 1, reserve=True) == pytest.approx(0.4)  # at 100.5
+    assert state.starts == [100.0, 100.25, 100.5]
+    paused = RateState(paused_until=110.0)
+    assert admit(paused, 100.0, None, 1, reserve=True) == pytest.approx(10.0)
+    assert paused.starts == []  # no rate: nothing to reserve, only the pause's wait
+
+
+async def test_backend_reserves_starts_on_one_schedule(backend: Backend, namespace: str) -> None:
+    one, other = backend.open(), backend.open()
+    waits = [await store.reserve(namespace, rate=4.0, second=1.25)
+             for store in (one, other, one, other, one)]
+    assert waits[0] == 0.0
+    # Back to back, each a slot later (1.25 / 4 s apart), less the time the calls took.
+    for n, wait in enumerate(waits[1:], start=1):
+        assert 0.3125 * n - 0.25 < wait <= 0.3125 * n + US
+    # Four starts reserved in 1.25 s: the fifth is held to the first + 1.25 s.
+    wait = await one.acquire(namespace, rate=4.0, second=1.25)
+    assert wait > 0.3
+    await one.pause(namespace, 30.0)
+    assert await other.reserve(namespace, rate=None) > 29.0
 
 
 async def test_pause_is_seen_by_every_client(backend: Backend, namespace: str) -> None:

@@ -20,6 +20,23 @@ async def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
     db.close()
 
 
+async def test_a_version_1_file_gains_claimants_and_keeps_its_claims(tmp_path: Path) -> None:
+    path = tmp_path / "extruct.db"
+    with sqlite3.connect(path) as db:  # the first schema's claims table, with a claim
+        db.execute("CREATE TABLE claims (ns TEXT NOT NULL, task_id TEXT NOT NULL,"
+                   " PRIMARY KEY (ns, task_id)) WITHOUT ROWID")
+        db.execute("INSERT INTO claims VALUES ('ns', 'old')")
+        db.execute("PRAGMA user_version=1")
+    db.close()
+    async with SQLiteStore(path) as store:
+        assert not await store.claim("ns", "old", "key")
+        assert await store.claim("ns", "new", "key")
+        assert await store.claim("ns", "new", "key")
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    db.close()
+
+
 async def test_the_loop_runs_while_another_process_holds_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "extruct.db"
     async with SQLiteStore(path) as store:
