@@ -9,6 +9,7 @@ server's clock, so the rules hold across machines whose clocks disagree. Keys ar
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 from collections.abc import Awaitable, Iterable, Iterator
@@ -240,7 +241,9 @@ class RedisStore(Store):
         ids = list(row_ids)
         if ids:
             with self._failures():
-                await self._client.sadd(_checkpoint_key(namespace, task_id, consumer), *ids)
+                added = self._client.sadd(_checkpoint_key(namespace, task_id, consumer), *ids)
+                if inspect.isawaitable(added):  # typed "int | Awaitable" by redis-py < 6
+                    await added
 
     # -- lifetime ------------------------------------------------------------------
 
