@@ -45,6 +45,7 @@ CLIENT = web.AppKey("extruct", AsyncExtruct)
 POLL_INTERVAL = 5.0
 
 
+# --8<-- [start:client]
 def create_app() -> web.Application:
     """The app; its client reads ``EXTRUCT_API_TOKEN`` and ``EXTRUCT_BASE_URL``."""
     app = web.Application(middlewares=[sdk_errors])
@@ -64,6 +65,7 @@ async def extruct_client(app: web.Application) -> AsyncIterator[None]:
     async with AsyncExtruct() as client:
         app[CLIENT] = client
         yield
+# --8<-- [end:client]
 
 
 async def start_search(request: web.Request) -> web.StreamResponse:
