@@ -19,6 +19,7 @@ A block that runs must show what it did: it asserts, prints, or has a harness ch
 
 from __future__ import annotations
 
+import argparse
 import ast
 import asyncio
 import contextlib
@@ -41,7 +42,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from extruct_async import AsyncExtruct
 from extruct_async._cli._exit import _MEANINGS, ExitCode
 from extruct_async._cli._parser import build_parser
-from extruct_async.testing import FakeExtructServer
+from extruct_async.testing import FakeExtructServer, add_server_arguments
 from tests.test_examples import EXAMPLE_FILES
 
 pytest_plugins = ["pytester"]
@@ -359,8 +360,13 @@ def test_cli_page_commands_parse() -> None:
         words.whitespace_split = True
         argv = list(itertools.takewhile(lambda word: word not in SHELL, words))[1:]
         with contextlib.redirect_stderr(io.StringIO()) as errors:
-            try:
-                parser.parse_args(argv)
+            try:  # as extruct_async._cli.main parses: fake-server's options are the simulator's
+                args, rest = parser.parse_known_args(argv)
+                if args.command == "fake-server":
+                    add_server_arguments(simulator := argparse.ArgumentParser())
+                    simulator.parse_args(rest)
+                elif rest:
+                    parser.error(f"unrecognized arguments: {' '.join(rest)}")
             except SystemExit:
                 refused.append(f"{line}: {errors.getvalue()}")
     assert refused == []
