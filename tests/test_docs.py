@@ -306,6 +306,9 @@ def test_blocks_not_run_are_exactly_the_allow_list() -> None:
 
 def test_every_fence_names_its_language() -> None:
     assert [str(b) for b in BLOCKS if not b.language] == []
+    # Python under another name (python3, pycon) would silently escape the runner.
+    assert [str(b) for b in BLOCKS if b.language.startswith("py") and b.language not in PYTHON
+            and b.language != "pytb"] == []
 
 
 def test_every_harness_belongs_to_one_block() -> None:
