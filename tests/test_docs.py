@@ -257,6 +257,7 @@ async def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator
     async with FakeExtructServer(seed=2) as server:
         monkeypatch.setenv("EXTRUCT_BASE_URL", server.base_url)
         monkeypatch.setenv("EXTRUCT_API_TOKEN", server.api_key)
+        monkeypatch.delenv("EXTRUCT_STORE", raising=False)  # examples name their store
         yield server
 
 
