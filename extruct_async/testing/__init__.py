@@ -21,9 +21,9 @@ in relevance order, so new rows land ahead of rows already read. A query's candi
 ``in_progress``; evaluation catches up (``num_results_evaluated == num_results_enriched``) and
 rows keep appearing for the qualification lag, from :attr:`SimulatedTask.evaluated_by` to
 :attr:`SimulatedTask.ends_at`, before it ends ``done`` short of its target; resuming it is a
-400. Only ``status`` says a task is finished. The lag is the standalone server's default
-(``DEFAULT_QUALIFICATION_STEPS``); in process it is 0 unless asked for, until the SDK's
-``wait()`` stops on ``status`` alone. Tasks whose query matches ``fail_queries`` end ``failed``
+400. Only ``status`` says a task is finished. Each task draws its lag from
+``DEFAULT_QUALIFICATION_STEPS`` unless told otherwise (``qualification_steps=0`` turns it
+off). Tasks whose query matches ``fail_queries`` end ``failed``
 after 20 steps plus the qualification lag, with a few rows.
 
 **Inputs are read as the service's FastAPI reads them**, pydantic v2 in lax mode: an integer
