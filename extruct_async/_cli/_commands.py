@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextlib
 from typing import TextIO
 
-from .._errors import InvalidRequestError, TaskFailedError
-from .._models import CompanyResult, TaskState, TaskStatus
-from .._task import DiscoveryTask
+from .. import (
+    CompanyResult,
+    DiscoveryTask,
+    InvalidRequestError,
+    TaskFailedError,
+    TaskState,
+    TaskStatus,
+)
 from ._exit import ExitCode, UsageError
 from ._output import open_output, row_writer, task_line, task_writer, write_task_detail
 from ._progress import watching

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from .._client import AsyncExtruct
-from .._models import CompanyResult, Criterion
-from .._task import DiscoveryTask
+from .. import AsyncExtruct, CompanyResult, Criterion, DiscoveryTask
 from ._exit import ExitCode
 from ._output import Cell, grades, open_output, relevance, row_writer, status_label, website
 from ._progress import Display, watching

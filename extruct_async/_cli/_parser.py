@@ -9,9 +9,8 @@ from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from .. import __version__
+from .. import Criterion, DataSource, TaskStatus, __version__
 from .._client import API_KEY_ENV
-from .._models import Criterion, DataSource, TaskStatus
 from . import _commands, _demo
 from ._exit import EXIT_CODES_HELP, ExitCode
 from ._output import FORMATS

@@ -13,13 +13,12 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from .._errors import ExtructError
-from .._models import TaskState, TaskStatus
+from .. import ExtructError, TaskState, TaskStatus
 from ._output import status_label
 from ._table import line_width, truncate
 
 if TYPE_CHECKING:
-    from .._task import DiscoveryTask
+    from .. import DiscoveryTask
 
 __all__ = ["Display", "open_display", "watching"]
 

@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._client import API_KEY_ENV, AsyncExtruct
-from .._task import DiscoveryTask
+from .. import AsyncExtruct, DiscoveryTask
+from .._client import API_KEY_ENV
 from ._exit import ExitCode, UsageError
 from ._progress import Display, open_display
 

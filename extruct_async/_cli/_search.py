@@ -14,8 +14,7 @@ from typing import Any
 
 import attrs
 
-from .._errors import InvalidRequestError
-from .._models import Table
+from .. import InvalidRequestError, Table
 from ._exit import UsageError
 
 __all__ = ["DEFAULT_RESULTS", "SearchRequest", "search_request"]
