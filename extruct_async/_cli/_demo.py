@@ -98,6 +98,7 @@ async def demo(ctx: Context) -> int:
         for task_rows in rows:
             for row in _best_first(task_rows):
                 writer.write(row)
+        writer.close()
     _report(tasks, rows, elapsed=elapsed, output=ctx.args.output, out=out)
     return ExitCode.OK
 
@@ -221,3 +222,4 @@ def _print_top(
     writer = row_writer("table", out, score_keys=(), sample=top, cells=cells)
     for row in top:
         writer.write(row)
+    writer.close()

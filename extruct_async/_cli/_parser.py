@@ -192,13 +192,13 @@ def _tasks_list(parser: Parser) -> None:
         "--status", action="append", choices=[status.value for status in TaskStatus],
         help="show only tasks with this status (repeatable)",
     )
-    _format_option(parser)
+    _format_option(parser, default="table")
     parser.set_defaults(handler=_commands.list_tasks)
 
 
 def _tasks_get(parser: Parser) -> None:
     parser.add_argument("task_id", metavar="ID")
-    _format_option(parser)
+    _format_option(parser, default="table")
     parser.set_defaults(handler=_commands.get_task)
 
 
@@ -252,17 +252,21 @@ def _demo_command(parser: Parser) -> None:
     parser.set_defaults(handler=_demo.demo)
 
 
-def _format_option(parser: Parser) -> None:
+def _format_option(parser: Parser, *, default: str | None) -> None:
+    shown = default or "from --output's extension, else table"
     parser.add_argument(
-        "--format", choices=FORMATS, default="table",
-        help="table (aligned, for people), jsonl or csv (default: %(default)s)",
+        "--format", choices=FORMATS, default=default,
+        help="table (aligned and cut to fit, for people), or in full: jsonl (the service's"
+             f" JSON, one object a line), json (one array) or csv (default: {shown})",
     )
 
 
 def _output_options(parser: Parser) -> None:
-    _format_option(parser)
+    _format_option(parser, default=None)
     parser.add_argument(
-        "--output", metavar="FILE", help="write the rows to FILE instead of stdout"
+        "--output", metavar="FILE",
+        help="write the rows to FILE instead of stdout, as its name says: .csv, .jsonl or"
+             " .json (never a table)",
     )
 
 

@@ -31,7 +31,10 @@ def test_list_newest_first(cli, fake: ThreadedFake, started) -> None:
     assert done.returncode == 0, done.stderr
     listed = [json.loads(line) for line in done.stdout.splitlines()]
     assert [task["id"] for task in listed] == [third, second]
-    assert listed[0]["query"] == "list three"
+    assert listed == [fake.task_state(third), fake.task_state(second)]
+    array = cli("tasks", "list", "--limit", "2", "--format", "json")
+    assert array.returncode == 0, array.stderr
+    assert json.loads(array.stdout) == listed
     table = cli("tasks", "list")
     header, *lines = table.stdout.splitlines()
     assert header.split() == ["id", "status", "results", "created", "query"]
@@ -41,13 +44,11 @@ def test_list_newest_first(cli, fake: ThreadedFake, started) -> None:
 def test_get_shows_the_service_state(cli, fake: ThreadedFake, started) -> None:
     task_id = started("get me", 5)
     fake.finish_tasks()
-    done = cli("tasks", "get", task_id, "--format", "jsonl")
-    assert done.returncode == 0, done.stderr
-    shown = json.loads(done.stdout)
     truth = fake.task_state(task_id)
-    for field in ("id", "status", "query", "desired_num_results", "num_results",
-                  "num_results_evaluated", "is_exhausted"):
-        assert shown[field] == truth[field]
+    for fmt in ("jsonl", "json"):
+        done = cli("tasks", "get", task_id, "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == truth  # the service's own object, nulls and all
     detail = cli("tasks", "get", task_id).stdout
     assert f"id           {task_id}" in detail
     assert "status       done" in detail
@@ -98,10 +99,10 @@ def test_results_of_a_finished_task(cli, fake: ThreadedFake, started, tmp_path: 
     task_id = started("results later", 6)
     fake.finish_tasks()
     target = tmp_path / "rows.jsonl"
-    done = cli("tasks", "results", task_id, "--format", "jsonl", "--output", str(target))
+    done = cli("tasks", "results", task_id, "--output", str(target))
     assert done.returncode == 0, done.stderr
-    written = [json.loads(line)["id"] for line in target.read_text("utf-8").splitlines()]
-    assert written == [row["id"] for row in fake.visible_rows(task_id)]
+    written = [json.loads(line) for line in target.read_text("utf-8").splitlines()]
+    assert written == fake.visible_rows(task_id)
 
 
 def test_results_of_a_running_task_say_there_is_more(cli, fake: ThreadedFake, started) -> None:
@@ -140,6 +141,31 @@ def test_results_follow_prints_every_row_once_as_it_arrives(fake: ThreadedFake, 
     assert len(truth) > len(early)
     assert f"task {task_id} done: {len(truth)} rows" in done.stderr
     assert_no_noise(done.stderr)
+
+
+def test_results_follow_into_a_json_file_is_one_valid_array(
+    fake: ThreadedFake, started, tmp_path: Path
+) -> None:
+    task_id = started("follow into json", 150)
+    fake.advance(0.5)  # some rows readable, the task far from done
+    early = fake.visible_rows(task_id)
+    assert early
+    target = tmp_path / "rows.json"
+    with popen(["tasks", "results", task_id, "--follow", "--output", str(target), *FAST],
+               fake.env()) as process:
+        # Rows are written to the file as they arrive: wait until the early ones are there.
+        def written() -> int:
+            return target.read_text("utf-8").count("\n{") if target.exists() else 0
+
+        fake.wait_until(lambda: written() >= len(early), "the early rows in the file")
+        assert fake.task_state(task_id)["status"] == "in_progress"
+        fake.finish_tasks()
+        done = process.finish()
+    assert done.returncode == 0, done.stderr
+    written = json.loads(target.read_text("utf-8"))
+    assert sorted(row["id"] for row in written) == sorted(
+        row["id"] for row in fake.visible_rows(task_id))
+    assert len(written) > len(early)
 
 
 def test_resume_raises_the_target(cli, fake: ThreadedFake, started) -> None:
