@@ -93,8 +93,12 @@ async def wait_tasks(ctx: Context) -> int:
     finished: list[DiscoveryTask] = []
     async with ctx.client() as client:
         # One at a time: an unknown id stops the command before anything else is in flight.
-        tasks = [await client.discovery_tasks.get(task_id)
-                 for task_id in dict.fromkeys(args.task_ids)]
+        # Keyed by the id the service gives: a dashboard URL and its plain id are one task.
+        found: dict[str, DiscoveryTask] = {}
+        for reference in dict.fromkeys(args.task_ids):
+            task = await client.discovery_tasks.get(reference)
+            found.setdefault(task.id, task)
+        tasks = list(found.values())
         ctx.running.add(*tasks)
         try:
             with contextlib.closing(ctx.display()) as display:

@@ -39,6 +39,9 @@ environment:
 """
 
 
+_TASK_ID_HELP = ("a task id, or the task's dashboard URL as pasted"
+                 " (https://app.extruct.ai/.../ID)")
+
 # A mistyped option such as `--apikey=sk-...` is echoed back as unrecognized: hide its value.
 _SECRET_OPTION = re.compile(r"(--[\w-]*(?:key|token)[\w-]*=)\S+", re.IGNORECASE)
 
@@ -146,7 +149,8 @@ def _search(parser: Parser) -> None:
     )
     parser.add_argument(
         "--exclude-task", action="append", metavar="ID",
-        help="leave out the results of this finished task (repeatable, up to 100)",
+        help="leave out the results of this finished task, by id or dashboard URL"
+             " (repeatable, up to 100)",
     )
     parser.add_argument(
         "--table", metavar="ID", help="an Extruct table to receive the results",
@@ -197,19 +201,19 @@ def _tasks_list(parser: Parser) -> None:
 
 
 def _tasks_get(parser: Parser) -> None:
-    parser.add_argument("task_id", metavar="ID")
+    parser.add_argument("task_id", metavar="ID", help=_TASK_ID_HELP)
     _format_option(parser, default="table")
     parser.set_defaults(handler=_commands.get_task)
 
 
 def _tasks_wait(parser: Parser) -> None:
-    parser.add_argument("task_ids", nargs="+", metavar="ID")
+    parser.add_argument("task_ids", nargs="+", metavar="ID", help=_TASK_ID_HELP)
     _wait_options(parser)
     parser.set_defaults(handler=_commands.wait_tasks)
 
 
 def _tasks_results(parser: Parser) -> None:
-    parser.add_argument("task_id", metavar="ID")
+    parser.add_argument("task_id", metavar="ID", help=_TASK_ID_HELP)
     parser.add_argument(
         "--follow", action="store_true",
         help="print rows as they arrive, each once, until the task finishes",
@@ -231,7 +235,7 @@ def _tasks_results(parser: Parser) -> None:
 
 
 def _tasks_resume(parser: Parser) -> None:
-    parser.add_argument("task_id", metavar="ID")
+    parser.add_argument("task_id", metavar="ID", help=_TASK_ID_HELP)
     parser.add_argument(
         "--more", type=_int_between(0, 250), default=25, metavar="N",
         help="raise the task's target by N results, 0-250 (default: %(default)s)",

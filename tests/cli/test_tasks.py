@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from extruct_async._domains import registered_domain
+
 from .conftest import DOOMED, DRY, ThreadedFake, assert_clean_error, assert_no_noise, popen
 
 FAST = ("--poll-interval", "0.05")
@@ -226,3 +228,49 @@ def test_results_limit_and_offset(cli, fake: ThreadedFake, started) -> None:
     beyond = cli("tasks", "results", task_id, "--offset", str(len(truth)), "--format", "jsonl")
     assert beyond.returncode == 0, beyond.stderr
     assert beyond.stdout == ""
+
+
+def dashboard(task_id: str) -> str:
+    """The task's URL as a user copies it from the dashboard."""
+    return f"https://app.extruct.ai/w/acme/deep-search/{task_id}?tab=results"
+
+
+def test_every_command_takes_a_dashboard_url(cli, fake: ThreadedFake, started) -> None:
+    task_id = started("pasted from the dashboard", 5)
+    fake.finish_tasks()
+    url = dashboard(task_id)
+    got = cli("tasks", "get", url, "--format", "jsonl")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout) == fake.task_state(task_id)
+    rows = cli("tasks", "results", url, "--format", "jsonl")
+    assert rows.returncode == 0, rows.stderr
+    assert [json.loads(line) for line in rows.stdout.splitlines()] == fake.visible_rows(task_id)
+    follow = cli("tasks", "results", url + "/", "--follow", "--format", "jsonl", *FAST)
+    assert follow.returncode == 0, follow.stderr
+    assert len(follow.stdout.splitlines()) == len(fake.visible_rows(task_id))
+    # The URL and the plain id are one task: waited for, and reported, once.
+    waited = cli("tasks", "wait", url, task_id, *FAST)
+    assert waited.returncode == 0, waited.stderr
+    assert [line.split()[0] for line in waited.stdout.splitlines()] == [task_id]
+    resumed = cli("tasks", "resume", url, "--more", "3")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout == task_id + "\n"
+    assert fake.task_state(task_id)["desired_num_results"] == 8
+    assert url not in resumed.stderr  # the hints name the id, not the URL
+    assert f"extruct-async tasks wait {task_id}" in resumed.stderr
+
+
+def test_search_excludes_a_task_given_by_its_url(cli, fake: ThreadedFake) -> None:
+    (earlier,) = fake.create("an earlier search to exclude")
+    fake.finish_tasks()
+    done = cli("search", "after the earlier one", "--exclude-task", dashboard(earlier),
+               "--no-wait")
+    assert done.returncode == 0, done.stderr
+    found = {registered_domain(row["company_website"]) for row in fake.visible_rows(earlier)}
+    assert set(fake.task_state(done.stdout.strip())["exclude_domains"]) == found
+
+
+def test_a_url_that_ends_in_no_id_is_a_usage_error(cli, fake: ThreadedFake) -> None:
+    line = assert_clean_error(cli("tasks", "get", "https://app.extruct.ai/"), 2)
+    assert "task id" in line
+    assert fake.endpoints() == []
