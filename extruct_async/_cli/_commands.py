@@ -54,19 +54,23 @@ async def list_tasks(ctx: Context) -> int:
     args = ctx.args
     limit = None if args.all else args.limit
     statuses = None if args.status is None else set(args.status)
-    # The API filters nothing and the SDK's listing starts at the newest task: skip and
-    # filter here, reading pages as large as the API serves when more than a few are needed.
-    wanted = args.offset + (limit or 0)
-    page_size = min(wanted, 100) if limit is not None and statuses is None else 100
+    # Unfiltered, the service skips the first --offset tasks and pages hold just the tasks
+    # wanted. The API filters nothing, though: with --status, --offset counts matching
+    # tasks, so those are skipped here, reading pages as large as the API serves.
+    if statuses is None:
+        start, skip = args.offset, 0
+        page_size = 100 if limit is None else min(limit, 100)
+    else:
+        start, skip, page_size = 0, args.offset, 100
     states: list[TaskState] = []
     skipped = 0
     async with ctx.client() as client:
-        listing = client.discovery_tasks.list(page_size=page_size)
+        listing = client.discovery_tasks.list(page_size=page_size, offset=start)
         async with contextlib.aclosing(listing):
             async for task in listing:
                 if statuses is not None and str(task.status) not in statuses:
                     continue
-                if skipped < args.offset:
+                if skipped < skip:
                     skipped += 1
                     continue
                 states.append(task.state)

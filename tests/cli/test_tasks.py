@@ -199,15 +199,26 @@ def test_list_offset_all_and_status(cli, fake: ThreadedFake) -> None:
     fake.finish_tasks()
     fresh = fake.create(*(f"fresh {n}" for n in range(22)))
     newest_first = [*reversed(fresh), *reversed(finished)]
+    def pages(*args: str) -> list[dict[str, str]]:
+        """What ``tasks list ARGS`` asked the service for."""
+        before = len(fake.queries("list"))
+        listed(cli, *args)
+        return fake.queries("list")[before:]
+
     assert listed(cli, "--limit", "2", "--offset", "1") == newest_first[1:3]
-    assert fake.queries("list")[-1] == {"offset": "0", "limit": "3"}  # one page, no more
+    # The service skips: one page of just the tasks wanted.
+    assert pages("--limit", "2", "--offset", "1") == [{"offset": "1", "limit": "2"}]
     assert listed(cli) == newest_first[:20]  # the default limit
     assert listed(cli, "--all") == newest_first
     assert listed(cli, "--offset", "21", "--limit", "3") == newest_first[21:24]
+    assert pages("--offset", "21", "--limit", "3") == [{"offset": "21", "limit": "3"}]
     assert listed(cli, "--all", "--offset", "23") == newest_first[23:]
+    assert pages("--all", "--offset", "23") == [{"offset": "23", "limit": "100"}]
     assert listed(cli, "--status", "done") == [finished[1], finished[0]]
     assert listed(cli, "--status", "failed", "--status", "done") == list(reversed(finished))
     assert listed(cli, "--status", "done", "--offset", "1") == [finished[0]]
+    # Filtered, --offset counts matching tasks: the service cannot skip them.
+    assert pages("--status", "done", "--offset", "1")[0] == {"offset": "0", "limit": "100"}
     assert listed(cli, "--status", "created", "--limit", "2") == newest_first[:2]
     assert listed(cli, "--status", "in_progress") == []
 
