@@ -7,7 +7,6 @@ import os
 import re
 from collections.abc import Callable
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from .. import Criterion, DataSource, TaskStatus, __version__
 from .._client import API_KEY_ENV
@@ -144,7 +143,7 @@ def _search(parser: Parser) -> None:
              " (or the payload file's data_sources)",
     )
     parser.add_argument(
-        "--exclude-domain", type=_domain, action="append", metavar="DOMAIN",
+        "--exclude-domain", action="append", metavar="DOMAIN",
         help="leave out the company at this domain or URL (repeatable)",
     )
     parser.add_argument(
@@ -315,15 +314,3 @@ def _criterion(text: str) -> Criterion:
     if not (key and name and question):
         raise argparse.ArgumentTypeError(f"expected KEY:NAME:TEXT, got {text!r}")
     return Criterion(key=key.strip(), name=name.strip(), criterion=question.strip())
-
-
-def _domain(text: str) -> str:
-    # The service reduces each entry to a registered domain; catch what is not even a host name.
-    candidate = text.strip()
-    try:
-        host = urlsplit(candidate if "//" in candidate else "//" + candidate).hostname
-    except ValueError:
-        host = None
-    if not host or "." not in host.strip(".") or any(c.isspace() for c in candidate):
-        raise argparse.ArgumentTypeError(f"expected a domain or URL such as acme.com, got {text!r}")
-    return candidate
