@@ -206,7 +206,8 @@ def test_the_sdks_complaint_names_the_option_the_user_typed(
     # The SDK checks every create argument; the CLI only says which option it came from.
     error = no_request_but(["search", "q", *args], fake, monkeypatch, capsys)
     assert error.startswith(f"error: {line}"), error
-    assert "exclude_domains" not in error and "exclude_task_ids" not in error
+    assert "exclude_domains" not in error  # the API's field, which the user never typed
+    assert "exclude_task_ids" not in error
 
 
 def test_a_bad_domain_in_a_payload_file_is_named_where_it_sits(
