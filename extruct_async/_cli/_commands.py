@@ -41,7 +41,7 @@ async def search(ctx: Context) -> int:
                 print(task.id, file=out, flush=True)
                 ctx.note(_come_back(task))
                 return ExitCode.OK
-            with contextlib.closing(ctx.display()) as display:
+            with ctx.display() as display:
                 await task.wait(poll_interval=args.poll_interval, timeout=args.timeout,
                                 on_progress=display.update)
             rows = await _rows(task)
@@ -105,7 +105,7 @@ async def wait_tasks(ctx: Context) -> int:
         tasks = list(found.values())
         ctx.running.add(*tasks)
         try:
-            with contextlib.closing(ctx.display()) as display:
+            with ctx.display() as display:
                 async with watching(tasks, display, poll_interval=args.poll_interval):
                     completed = client.discovery_tasks.as_completed(
                         tasks, timeout=args.timeout, poll_interval=args.poll_interval

@@ -92,7 +92,7 @@ async def demo(ctx: Context) -> int:
     print(f"extruct-async demo: {_searches(len(searches))} at once, end to end.", file=out)
     print(_SIMULATED + "\n", file=out, flush=True)
     with open_output(ctx.args.output, out) as jsonl:
-        with contextlib.closing(ctx.display()) as display:
+        with ctx.display() as display:
             tasks, rows, elapsed = await _simulate(searches, display)
         writer = row_writer("jsonl", jsonl, score_keys=())
         for task_rows in rows:

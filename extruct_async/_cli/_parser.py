@@ -110,7 +110,12 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", default=default if default is not None else False,
-        help="no progress and no notes on stderr (errors still show)",
+        help="no progress, notes or retry lines on stderr (errors still show)",
+    )
+    parser.add_argument(
+        "-v", "--debug", action="store_true", default=default if default is not None else False,
+        help="show every HTTP exchange on stderr: request line, headers and body, status,"
+             " time, answer headers and the start of its body (the API token masked)",
     )
 
 

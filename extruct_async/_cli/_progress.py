@@ -36,11 +36,14 @@ class Display(Protocol):
         """Leave the display as it stands, ending its line."""
 
 
-def open_display(stream: TextIO, *, quiet: bool) -> Display:
-    """Return the display that suits ``stream``: bars, a line, a log, or nothing."""
+def open_display(stream: TextIO, *, quiet: bool, live: bool = True) -> Display:
+    """Return the display that suits ``stream``: bars, a line, a log, or nothing.
+
+    ``live=False`` asks for the log (a line per change) even on a terminal.
+    """
     if quiet:
         return _Silent()
-    if not _is_terminal(stream):
+    if not live or not _is_terminal(stream):
         return _StateChanges(stream)
     try:
         return _RichBars(stream)
