@@ -108,9 +108,9 @@ class _Silent:
 class _StateChanges:
     """Not a terminal: one plain line per change of a task's status, and one when it finishes.
 
-    An exhausted task can finish while the service still says ``in_progress`` (evaluation
-    caught up): that finish gets its line too. It is the task's last line: a later read
-    that says ``done`` would only tell the same finish twice.
+    Exhausted is a change worth a line, but not an end: rows are still qualified until
+    the status is ``done`` or ``failed``. That finish is the task's last line: a later
+    read could only tell it again.
     """
 
     def __init__(self, stream: TextIO) -> None:
