@@ -25,7 +25,7 @@ __all__ = ["Exchanges", "retry_lines"]
 #: Prints one line (or several, joined by newlines) on stderr.
 Say = Callable[[str], None]
 
-# Headers that carry credentials: shown by name only, whatever their case.
+# Headers that carry credentials, whatever their case: their value is never shown.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: How much of an answer's body --debug shows; a results page can be 300 KiB.
 BODY_EXCERPT = 2000
@@ -41,7 +41,7 @@ class _RetryLines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         wait = getattr(record, "extruct_wait", None)
-        if wait is None:  # not a retry: the SDK's debug lines are --debug's business
+        if wait is None:  # not a retry; --debug shows the exchanges themselves instead
             return
         try:
             retry = getattr(record, "extruct_retry", None)
