@@ -5,11 +5,16 @@ from __future__ import annotations
 import contextlib
 from typing import TextIO
 
-from .._errors import InvalidRequestError, TaskFailedError
-from .._models import CompanyResult, TaskState, TaskStatus
-from .._task import DiscoveryTask
+from .. import (
+    CompanyResult,
+    DiscoveryTask,
+    InvalidRequestError,
+    TaskFailedError,
+    TaskState,
+    TaskStatus,
+)
 from ._exit import ExitCode, UsageError
-from ._output import open_output, row_writer, task_line, task_writer, write_task_detail
+from ._output import open_output, output_format, row_writer, task_line, task_writer, write_task
 from ._progress import watching
 from ._running import Context
 from ._search import search_request
@@ -22,6 +27,7 @@ async def search(ctx: Context) -> int:
     args = ctx.args
     if args.no_wait and args.output:
         raise UsageError("--output has no rows to write with --no-wait")
+    fmt = output_format(args.format, args.output)
     request = search_request(args)
     with open_output(args.output, ctx.stdout) as out:
         async with ctx.client() as client:
@@ -35,11 +41,11 @@ async def search(ctx: Context) -> int:
                 print(task.id, file=out, flush=True)
                 ctx.note(_come_back(task))
                 return ExitCode.OK
-            with contextlib.closing(ctx.display()) as display:
+            with ctx.display() as display:
                 await task.wait(poll_interval=args.poll_interval, timeout=args.timeout,
                                 on_progress=display.update)
             rows = await _rows(task)
-        _write_rows(ctx, task, rows, out)
+        _write_rows(ctx, fmt, task, rows, out)
     return ExitCode.OK
 
 
@@ -48,19 +54,23 @@ async def list_tasks(ctx: Context) -> int:
     args = ctx.args
     limit = None if args.all else args.limit
     statuses = None if args.status is None else set(args.status)
-    # The API filters nothing and the SDK's listing starts at the newest task: skip and
-    # filter here, reading pages as large as the API serves when more than a few are needed.
-    wanted = args.offset + (limit or 0)
-    page_size = min(wanted, 100) if limit is not None and statuses is None else 100
+    # Unfiltered, the service skips the first --offset tasks and pages hold just the tasks
+    # wanted. The API filters nothing, though: with --status, --offset counts matching
+    # tasks, so those are skipped here, reading pages as large as the API serves.
+    if statuses is None:
+        start, skip = args.offset, 0
+        page_size = 100 if limit is None else min(limit, 100)
+    else:
+        start, skip, page_size = 0, args.offset, 100
     states: list[TaskState] = []
     skipped = 0
     async with ctx.client() as client:
-        listing = client.discovery_tasks.list(page_size=page_size)
+        listing = client.discovery_tasks.list(page_size=page_size, offset=start)
         async with contextlib.aclosing(listing):
             async for task in listing:
                 if statuses is not None and str(task.status) not in statuses:
                     continue
-                if skipped < args.offset:
+                if skipped < skip:
                     skipped += 1
                     continue
                 states.append(task.state)
@@ -69,6 +79,7 @@ async def list_tasks(ctx: Context) -> int:
     writer = task_writer(args.format, ctx.stdout, sample=states)
     for state in states:
         writer.write(state)
+    writer.close()
     return ExitCode.OK
 
 
@@ -76,10 +87,7 @@ async def get_task(ctx: Context) -> int:
     """``tasks get ID``: one task's state."""
     async with ctx.client() as client:
         task = await client.discovery_tasks.get(ctx.args.task_id)
-    if ctx.args.format == "table":
-        write_task_detail(task.state, ctx.stdout)
-    else:
-        task_writer(ctx.args.format, ctx.stdout).write(task.state)
+    write_task(task.state, ctx.args.format, ctx.stdout)
     return ExitCode.OK
 
 
@@ -89,11 +97,15 @@ async def wait_tasks(ctx: Context) -> int:
     finished: list[DiscoveryTask] = []
     async with ctx.client() as client:
         # One at a time: an unknown id stops the command before anything else is in flight.
-        tasks = [await client.discovery_tasks.get(task_id)
-                 for task_id in dict.fromkeys(args.task_ids)]
+        # Keyed by the id the service gives: a dashboard URL and its plain id are one task.
+        found: dict[str, DiscoveryTask] = {}
+        for reference in dict.fromkeys(args.task_ids):
+            task = await client.discovery_tasks.get(reference)
+            found.setdefault(task.id, task)
+        tasks = list(found.values())
         ctx.running.add(*tasks)
         try:
-            with contextlib.closing(ctx.display()) as display:
+            with ctx.display() as display:
                 async with watching(tasks, display, poll_interval=args.poll_interval):
                     completed = client.discovery_tasks.as_completed(
                         tasks, timeout=args.timeout, poll_interval=args.poll_interval
@@ -113,16 +125,17 @@ async def task_results(ctx: Context) -> int:
     args = ctx.args
     if args.follow and (args.limit is not None or args.offset):
         raise UsageError("--follow prints every row as it arrives: leave out --limit and --offset")
+    fmt = output_format(args.format, args.output)
     with open_output(args.output, ctx.stdout) as out:
         async with ctx.client() as client:
             task = await client.discovery_tasks.get(args.task_id)
             if args.follow:
                 ctx.running.add(task)
-                count = await _follow(task, args.format, out, poll_interval=args.poll_interval)
+                count = await _follow(ctx, task, fmt, out)
                 ctx.note(_summary(task, count=count))
             else:
                 rows = await _rows(task, offset=args.offset, limit=args.limit)
-                _write_rows(ctx, task, rows, out, first=args.offset + 1)
+                _write_rows(ctx, fmt, task, rows, out, first=args.offset + 1)
                 if not task.finished:
                     ctx.note(f"task {task.id} is still {task.status}: these are the rows so far;"
                              f" add --follow to get the rest as they arrive")
@@ -156,36 +169,44 @@ async def _rows(
     return rows
 
 
-async def _follow(task: DiscoveryTask, fmt: str, out: TextIO, *, poll_interval: float) -> int:
+async def _follow(ctx: Context, task: DiscoveryTask, fmt: str, out: TextIO) -> int:
     """Write each row as it arrives until the task finishes; return how many."""
-    writer = row_writer(fmt, out, score_keys=_score_keys(task, []))
+
+    def dropped(columns: list[str]) -> None:
+        ctx.note(f"rows hold {', '.join(columns)}, which the task did not announce: the CSV"
+                 " leaves them out (--format jsonl keeps everything)")
+
+    writer = row_writer(fmt, out, score_keys=_score_keys(task), dropped=dropped)
     count = 0
-    async with contextlib.aclosing(task.stream(poll_interval=poll_interval)) as rows:
-        async for row in rows:
-            writer.write(row)
-            count += 1
+    # Closed however the stream ends (a failure, Ctrl-C): a JSON array stays valid JSON.
+    try:
+        stream = task.stream(poll_interval=ctx.args.poll_interval)
+        async with contextlib.aclosing(stream) as rows:
+            async for row in rows:
+                writer.write(row)
+                count += 1
+    finally:
+        writer.close()
     return count
 
 
 def _write_rows(
-    ctx: Context, task: DiscoveryTask, rows: list[CompanyResult], out: TextIO, *, first: int = 1
+    ctx: Context, fmt: str, task: DiscoveryTask, rows: list[CompanyResult], out: TextIO, *,
+    first: int = 1,
 ) -> None:
     """Write ``rows``, numbered from ``first`` in a table (their rank), then a summary."""
-    keys = _score_keys(task, rows)
-    writer = row_writer(ctx.args.format, out, score_keys=keys, sample=rows, first=first)
+    writer = row_writer(fmt, out, score_keys=_score_keys(task), sample=rows, first=first)
     for row in rows:
         writer.write(row)
+    writer.close()
     shown = f" (#{first}-{first + len(rows) - 1})" if first > 1 and rows else ""
     where = f"; written to {ctx.args.output}" if ctx.args.output else ""
     ctx.note(_summary(task, count=len(rows)) + shown + where)
 
 
-def _score_keys(task: DiscoveryTask, rows: list[CompanyResult]) -> list[str]:
-    """Criterion keys in the task's order, then any other key a row was graded on."""
-    keys = dict.fromkeys(criterion.key for criterion in task.criteria or ())
-    for row in rows:
-        keys.update(dict.fromkeys(row.scores))
-    return list(keys)
+def _score_keys(task: DiscoveryTask) -> list[str]:
+    """The task's criterion keys, in its order."""
+    return [criterion.key for criterion in task.criteria or ()]
 
 
 def _summary(task: DiscoveryTask, *, count: int) -> str:

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from .._client import AsyncExtruct
-from .._models import CompanyResult, Criterion
-from .._task import DiscoveryTask
+from .. import AsyncExtruct, CompanyResult, Criterion, DiscoveryTask
 from ._exit import ExitCode
 from ._output import Cell, grades, open_output, relevance, row_writer, status_label, website
 from ._progress import Display, watching
@@ -94,12 +92,13 @@ async def demo(ctx: Context) -> int:
     print(f"extruct-async demo: {_searches(len(searches))} at once, end to end.", file=out)
     print(_SIMULATED + "\n", file=out, flush=True)
     with open_output(ctx.args.output, out) as jsonl:
-        with contextlib.closing(ctx.display()) as display:
+        with ctx.display() as display:
             tasks, rows, elapsed = await _simulate(searches, display)
         writer = row_writer("jsonl", jsonl, score_keys=())
         for task_rows in rows:
             for row in _best_first(task_rows):
                 writer.write(row)
+        writer.close()
     _report(tasks, rows, elapsed=elapsed, output=ctx.args.output, out=out)
     return ExitCode.OK
 
@@ -223,3 +222,4 @@ def _print_top(
     writer = row_writer("table", out, score_keys=(), sample=top, cells=cells)
     for row in top:
         writer.write(row)
+    writer.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from .._errors import (
+from .. import (
     APIConnectionError,
     APIError,
     AuthenticationError,

@@ -1,10 +1,18 @@
-"""Writing result rows and tasks as an aligned table, JSON lines or CSV."""
+"""Writing result rows and tasks as an aligned table, JSON lines, a JSON array or CSV.
+
+Only the table is for people: it cuts long cells to fit the terminal. Every other format
+is lossless and made by the SDK's public exports: JSON is the service's own
+(``to_json`` / ``to_dict``: integers stay integers, ``Z`` timestamps, nulls kept), and a
+CSV row is the flat record of ``to_records`` (per criterion ``scores.<key>.grade``,
+``.explanation`` and ``.sources``). A file is never written as a table.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TextIO, TypeVar
@@ -12,8 +20,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._converter import converter
-from .._models import CompanyResult, TaskState
+from .. import CompanyResult, TaskState, to_records
 from ._exit import UsageError
 from ._table import Column, Table, line_width, truncate
 
@@ -23,6 +30,7 @@ __all__ = [
     "Writer",
     "grades",
     "open_output",
+    "output_format",
     "relevance",
     "row_writer",
     "status_label",
@@ -30,11 +38,14 @@ __all__ = [
     "task_writer",
     "timestamp",
     "website",
+    "write_task",
     "write_task_detail",
 ]
 
 #: The values of ``--format``.
-FORMATS = ("table", "jsonl", "csv")
+FORMATS = ("table", "jsonl", "json", "csv")
+#: The format an ``--output`` file name implies by its extension.
+_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 
 _T = TypeVar("_T")
 _T_contra = TypeVar("_T_contra", contravariant=True)
@@ -43,40 +54,114 @@ _T_contra = TypeVar("_T_contra", contravariant=True)
 Cell = tuple[Column, Callable[[_T], str]]
 
 
+def output_format(fmt: str | None, output: str | None) -> str:
+    """Return the format to write: ``--format`` if given, else ``--output``'s extension.
+
+    Standard output defaults to the table; a file defaults to what its name ends in
+    (``.csv``, ``.jsonl``, ``.json``) and is never a table, whose cells are cut to fit
+    a terminal.
+
+    Raises:
+        UsageError: a file is asked for as a table, or its name implies no format.
+    """
+    to_file = output is not None and output != "-"
+    if not to_file:
+        return fmt or "table"
+    if fmt == "table":
+        raise UsageError(f"--output {output}: a table is for the terminal and cuts long cells;"
+                         " write the file as --format csv, jsonl or json")
+    if fmt is not None:
+        return fmt
+    implied = _EXTENSIONS.get(os.path.splitext(output or "")[1].lower())
+    if implied is None:
+        raise UsageError(f"--output {output}: say which format with --format csv, jsonl or json"
+                         " (or end the file name in .csv, .jsonl or .json)")
+    return implied
+
+
+class _Exported(Protocol):
+    """A model the SDK exports: a task state or a result row."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def to_json(self) -> str: ...
+
+
 class Writer(Protocol[_T_contra]):
     """Writes records one at a time, each flushed at once (so ``--follow`` shows them)."""
 
     def write(self, record: _T_contra) -> None:
         """Write one record."""
 
+    def close(self) -> None:
+        """Finish the output (a JSON array's closing bracket); the stream stays open."""
+
 
 class _JsonLines:
-    """One JSON object per line, as the SDK's converter shapes it (datetimes in ISO 8601)."""
+    """One object per line, the service's own JSON (``to_json``)."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
-    def write(self, record: object) -> None:
-        self._stream.write(json.dumps(converter.unstructure(record), ensure_ascii=False) + "\n")
+    def write(self, record: _Exported) -> None:
+        self._stream.write(record.to_json() + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class _JsonArray:
+    """One JSON array, an object per line, so rows can still be written as they arrive."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._count = 0
+        stream.write("[")
+        stream.flush()
+
+    def write(self, record: _Exported) -> None:
+        self._stream.write(("," if self._count else "") + "\n" + record.to_json())
+        self._stream.flush()
+        self._count += 1
+
+    def close(self) -> None:
+        self._stream.write("\n]\n")
         self._stream.flush()
 
 
 class _Csv(Generic[_T]):
-    """A header row, then one row per record, one value per named column."""
+    """A header row, then one row per record, one value per named column.
+
+    Args:
+        stream: where to write.
+        columns: the header.
+        values: a record as ``{column: value}``; a column it lacks is an empty cell.
+        dropped: told once, with their names, if a record holds values no column takes.
+    """
 
     def __init__(self, stream: TextIO, columns: Sequence[str],
-                 values: Callable[[_T], dict[str, Any]]) -> None:
+                 values: Callable[[_T], dict[str, Any]], *,
+                 dropped: Callable[[list[str]], None] | None = None) -> None:
         self._stream = stream
         self._columns = columns
+        self._known = frozenset(columns)
         self._values = values
+        self._dropped = dropped
         self._csv = csv.writer(stream, lineterminator="\n")
         self._csv.writerow(columns)
         stream.flush()
 
     def write(self, record: _T) -> None:
         values = self._values(record)
+        if self._dropped is not None and not self._known.issuperset(values):
+            self._dropped([column for column in values if column not in self._known])
+            self._dropped = None
         self._csv.writerow([_csv_cell(values.get(column)) for column in self._columns])
         self._stream.flush()
+
+    def close(self) -> None:
+        pass
 
 
 class _Table(Generic[_T]):
@@ -105,45 +190,74 @@ class _Table(Generic[_T]):
         self._stream.write(self._table.line(self._line(self._count, record)) + "\n")
         self._stream.flush()
 
+    def close(self) -> None:
+        pass
+
 
 def row_writer(
     fmt: str,
     stream: TextIO,
     *,
-    score_keys: Sequence[str],
+    score_keys: Sequence[str] = (),
     sample: Sequence[CompanyResult] = (),
     cells: Sequence[Cell[CompanyResult]] | None = None,
     first: int = 1,
+    dropped: Callable[[list[str]], None] | None = None,
 ) -> Writer[CompanyResult]:
-    """Return a writer of result rows in format ``fmt``.
+    """Return a writer of result rows in format ``fmt``; close it when done.
 
     Args:
         fmt: one of :data:`FORMATS`.
         stream: where to write.
-        score_keys: criterion keys, one ``score.<key>`` grade column each in CSV.
-        sample: the rows about to be written, to size table columns by; leave it
-            empty when rows are written as they arrive.
+        score_keys: the task's criterion keys: CSV has their three columns even when no
+            row in ``sample`` is graded on them.
+        sample: the rows about to be written, to size table columns and name CSV
+            columns by; leave it empty when rows are written as they arrive.
         cells: the table's columns (default: company, website, relevance, grades,
             headquarters, employees).
         first: the table's number of the first row (its rank, when rows are skipped).
+        dropped: in CSV, told the columns a row has that the header lacks (a criterion
+            neither the task nor ``sample`` showed); those values are not written.
     """
     if fmt == "jsonl":
         return _JsonLines(stream)
+    if fmt == "json":
+        return _JsonArray(stream)
     if fmt == "csv":
-        plain = [field.name for field in attrs.fields(CompanyResult) if field.name != "scores"]
-        columns = [*plain, *(f"score.{key}" for key in score_keys)]
-        return _Csv(stream, columns, _row_values)
+        return _Csv(stream, _row_columns(score_keys, sample), _row_record, dropped=dropped)
     return _Table(stream, _ROW_CELLS if cells is None else cells, sample, numbered=True,
                   first=first)
 
 
 def task_writer(fmt: str, stream: TextIO, *, sample: Sequence[TaskState] = ()) -> Writer[TaskState]:
-    """Return a writer of tasks in format ``fmt`` (see :func:`row_writer`)."""
+    """Return a writer of tasks in format ``fmt`` (see :func:`row_writer`); close it when done.
+
+    In CSV, a list of plain values is one cell, space-separated (as ``to_records``
+    writes a criterion's sources), and the criteria are their JSON.
+    """
     if fmt == "jsonl":
         return _JsonLines(stream)
+    if fmt == "json":
+        return _JsonArray(stream)
     if fmt == "csv":
-        return _Csv(stream, [field.name for field in attrs.fields(TaskState)], _task_values)
+        return _Csv(stream, _TASK_COLUMNS, _task_record)
     return _Table(stream, _TASK_CELLS, sample, numbered=False)
+
+
+def write_task(state: TaskState, fmt: str, stream: TextIO) -> None:
+    """Write one task: as ``label  value`` lines for the table, else in format ``fmt``.
+
+    As ``json`` it is the task's object itself, indented, not an array of one.
+    """
+    if fmt == "table":
+        write_task_detail(state, stream)
+    elif fmt == "json":
+        stream.write(json.dumps(state.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        stream.flush()
+    else:
+        writer = task_writer(fmt, stream)
+        writer.write(state)
+        writer.close()
 
 
 def write_task_detail(state: TaskState, stream: TextIO) -> None:
@@ -238,17 +352,30 @@ _TASK_CELLS: tuple[Cell[TaskState], ...] = (
 )
 
 
-def _row_values(row: CompanyResult) -> dict[str, Any]:
-    values: dict[str, Any] = converter.unstructure(row)
-    for key, score in row.scores.items():
-        values[f"score.{key}"] = score.grade
-    return values
+_SCORE_PARTS = ("grade", "explanation", "sources")
+_TASK_COLUMNS = tuple(field.name for field in attrs.fields(TaskState))
 
 
-def _task_values(state: TaskState) -> dict[str, Any]:
-    values: dict[str, Any] = converter.unstructure(state)
-    values["criteria"] = [criterion.key for criterion in state.criteria or ()]
-    return values
+def _row_columns(score_keys: Sequence[str], sample: Sequence[CompanyResult]) -> list[str]:
+    """The CSV header: ``to_records``' columns for ``sample``, then any criterion it lacks."""
+    columns, _ = to_records(sample)
+    shown = set(columns)
+    for key in score_keys:
+        columns += [c for c in (f"scores.{key}.{part}" for part in _SCORE_PARTS)
+                    if c not in shown]
+    return columns
+
+
+def _row_record(row: CompanyResult) -> dict[str, Any]:
+    return row.to_record()
+
+
+def _task_record(state: TaskState) -> dict[str, Any]:
+    record = state.to_dict()
+    if record.get("criteria") is not None:
+        # Objects in a cell: their JSON, so nothing of them is lost.
+        record["criteria"] = json.dumps(record["criteria"], ensure_ascii=False)
+    return record
 
 
 def _csv_cell(value: object) -> object:
@@ -257,7 +384,7 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return ";".join(map(str, value))
+        return " ".join(map(str, value))
     return value
 
 

@@ -7,11 +7,9 @@ import os
 import re
 from collections.abc import Callable
 from typing import NoReturn
-from urllib.parse import urlsplit
 
-from .. import __version__
+from .. import Criterion, DataSource, TaskStatus, __version__
 from .._client import API_KEY_ENV
-from .._models import Criterion, DataSource, TaskStatus
 from . import _commands, _demo
 from ._exit import EXIT_CODES_HELP, ExitCode
 from ._output import FORMATS
@@ -39,6 +37,9 @@ environment:
   EXTRUCT_BASE_URL   the service when --base-url is not given (default: https://api.extruct.ai)
 """
 
+
+_TASK_ID_HELP = ("a task id, or the task's dashboard URL as pasted"
+                 " (https://app.extruct.ai/.../ID)")
 
 # A mistyped option such as `--apikey=sk-...` is echoed back as unrecognized: hide its value.
 _SECRET_OPTION = re.compile(r"(--[\w-]*(?:key|token)[\w-]*=)\S+", re.IGNORECASE)
@@ -109,7 +110,12 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", default=default if default is not None else False,
-        help="no progress and no notes on stderr (errors still show)",
+        help="no progress, notes or retry lines on stderr (errors still show)",
+    )
+    parser.add_argument(
+        "-v", "--debug", action="store_true", default=default if default is not None else False,
+        help="show every HTTP exchange on stderr: request line, headers and body, status,"
+             " time, answer headers and the start of its body (the API token masked)",
     )
 
 
@@ -142,12 +148,13 @@ def _search(parser: Parser) -> None:
              " (or the payload file's data_sources)",
     )
     parser.add_argument(
-        "--exclude-domain", type=_domain, action="append", metavar="DOMAIN",
+        "--exclude-domain", action="append", metavar="DOMAIN",
         help="leave out the company at this domain or URL (repeatable)",
     )
     parser.add_argument(
         "--exclude-task", action="append", metavar="ID",
-        help="leave out the results of this finished task (repeatable, up to 100)",
+        help="leave out the results of this finished task, by id or dashboard URL"
+             " (repeatable, up to 100)",
     )
     parser.add_argument(
         "--table", metavar="ID", help="an Extruct table to receive the results",
@@ -193,24 +200,24 @@ def _tasks_list(parser: Parser) -> None:
         "--status", action="append", choices=[status.value for status in TaskStatus],
         help="show only tasks with this status (repeatable)",
     )
-    _format_option(parser)
+    _format_option(parser, default="table")
     parser.set_defaults(handler=_commands.list_tasks)
 
 
 def _tasks_get(parser: Parser) -> None:
-    parser.add_argument("task_id", metavar="ID")
-    _format_option(parser)
+    parser.add_argument("task_id", metavar="ID", help=_TASK_ID_HELP)
+    _format_option(parser, default="table")
     parser.set_defaults(handler=_commands.get_task)
 
 
 def _tasks_wait(parser: Parser) -> None:
-    parser.add_argument("task_ids", nargs="+", metavar="ID")
+    parser.add_argument("task_ids", nargs="+", metavar="ID", help=_TASK_ID_HELP)
     _wait_options(parser)
     parser.set_defaults(handler=_commands.wait_tasks)
 
 
 def _tasks_results(parser: Parser) -> None:
-    parser.add_argument("task_id", metavar="ID")
+    parser.add_argument("task_id", metavar="ID", help=_TASK_ID_HELP)
     parser.add_argument(
         "--follow", action="store_true",
         help="print rows as they arrive, each once, until the task finishes",
@@ -232,7 +239,7 @@ def _tasks_results(parser: Parser) -> None:
 
 
 def _tasks_resume(parser: Parser) -> None:
-    parser.add_argument("task_id", metavar="ID")
+    parser.add_argument("task_id", metavar="ID", help=_TASK_ID_HELP)
     parser.add_argument(
         "--more", type=_int_between(0, 250), default=25, metavar="N",
         help="raise the task's target by N results, 0-250 (default: %(default)s)",
@@ -253,17 +260,21 @@ def _demo_command(parser: Parser) -> None:
     parser.set_defaults(handler=_demo.demo)
 
 
-def _format_option(parser: Parser) -> None:
+def _format_option(parser: Parser, *, default: str | None) -> None:
+    shown = default or "from --output's extension, else table"
     parser.add_argument(
-        "--format", choices=FORMATS, default="table",
-        help="table (aligned, for people), jsonl or csv (default: %(default)s)",
+        "--format", choices=FORMATS, default=default,
+        help="table (aligned and cut to fit, for people), or in full: jsonl (the service's"
+             f" JSON, one object a line), json (one array) or csv (default: {shown})",
     )
 
 
 def _output_options(parser: Parser) -> None:
-    _format_option(parser)
+    _format_option(parser, default=None)
     parser.add_argument(
-        "--output", metavar="FILE", help="write the rows to FILE instead of stdout"
+        "--output", metavar="FILE",
+        help="write the rows to FILE instead of stdout, as its name says: .csv, .jsonl or"
+             " .json (never a table)",
     )
 
 
@@ -308,15 +319,3 @@ def _criterion(text: str) -> Criterion:
     if not (key and name and question):
         raise argparse.ArgumentTypeError(f"expected KEY:NAME:TEXT, got {text!r}")
     return Criterion(key=key.strip(), name=name.strip(), criterion=question.strip())
-
-
-def _domain(text: str) -> str:
-    # The service reduces each entry to a registered domain; catch what is not even a host name.
-    candidate = text.strip()
-    try:
-        host = urlsplit(candidate if "//" in candidate else "//" + candidate).hostname
-    except ValueError:
-        host = None
-    if not host or "." not in host.strip(".") or any(c.isspace() for c in candidate):
-        raise argparse.ArgumentTypeError(f"expected a domain or URL such as acme.com, got {text!r}")
-    return candidate

@@ -13,13 +13,12 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from .._errors import ExtructError
-from .._models import TaskState, TaskStatus
+from .. import ExtructError, TaskState, TaskStatus
 from ._output import status_label
 from ._table import line_width, truncate
 
 if TYPE_CHECKING:
-    from .._task import DiscoveryTask
+    from .. import DiscoveryTask
 
 __all__ = ["Display", "open_display", "watching"]
 
@@ -37,11 +36,14 @@ class Display(Protocol):
         """Leave the display as it stands, ending its line."""
 
 
-def open_display(stream: TextIO, *, quiet: bool) -> Display:
-    """Return the display that suits ``stream``: bars, a line, a log, or nothing."""
+def open_display(stream: TextIO, *, quiet: bool, live: bool = True) -> Display:
+    """Return the display that suits ``stream``: bars, a line, a log, or nothing.
+
+    ``live=False`` asks for the log (a line per change) even on a terminal.
+    """
     if quiet:
         return _Silent()
-    if not _is_terminal(stream):
+    if not live or not _is_terminal(stream):
         return _StateChanges(stream)
     try:
         return _RichBars(stream)
@@ -106,9 +108,9 @@ class _Silent:
 class _StateChanges:
     """Not a terminal: one plain line per change of a task's status, and one when it finishes.
 
-    An exhausted task can finish while the service still says ``in_progress`` (evaluation
-    caught up): that finish gets its line too. It is the task's last line: a later read
-    that says ``done`` would only tell the same finish twice.
+    Exhausted is a change worth a line, but not an end: rows are still qualified until
+    the status is ``done`` or ``failed``. That finish is the task's last line: a later
+    read could only tell it again.
     """
 
     def __init__(self, stream: TextIO) -> None:

@@ -17,8 +17,9 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._client import API_KEY_ENV, AsyncExtruct
-from .._task import DiscoveryTask
+from .. import AiohttpTransport, AsyncExtruct, DiscoveryTask
+from .._client import API_KEY_ENV
+from ._diagnostics import Exchanges, retry_lines
 from ._exit import ExitCode, UsageError
 from ._progress import Display, open_display
 
@@ -70,30 +71,63 @@ class Context:
     stdout: TextIO
     stderr: TextIO
     running: Running = attrs.field(factory=Running)
+    _display: Display | None = attrs.field(default=None, init=False)
 
     @property
     def quiet(self) -> bool:
         """Whether ``--quiet`` silenced progress and notes."""
         return bool(self.args.quiet)
 
+    @property
+    def debug(self) -> bool:
+        """Whether ``--debug`` asked for every HTTP exchange on stderr."""
+        return bool(self.args.debug)
+
+    @property
+    def secret(self) -> str | None:
+        """The API token as sent (stripped), to mask anywhere it might show; None if none."""
+        return (self.args.api_key or os.environ.get(API_KEY_ENV) or "").strip() or None
+
     def client(self, **options: Any) -> AsyncExtruct:
         """Return a client for ``--api-key`` / ``--base-url`` (or their variables).
+
+        With ``--debug`` its transport shows every exchange on stderr.
 
         Raises:
             UsageError: no API token was given.
         """
-        if not (self.args.api_key or os.environ.get(API_KEY_ENV, "")).strip():
+        if self.secret is None:
             raise UsageError(f"no API token: pass --api-key or set {API_KEY_ENV}")
+        if self.debug and "transport" not in options:
+            options["transport"] = Exchanges(AiohttpTransport(), self.say, secret=self.secret)
         return AsyncExtruct(api_key=self.args.api_key, base_url=self.args.base_url, **options)
 
-    def display(self) -> Display:
-        """Return a progress display on stderr."""
-        return open_display(self.stderr, quiet=self.quiet)
+    @contextlib.contextmanager
+    def display(self) -> Iterator[Display]:
+        """Show progress on stderr while the block runs; notes meanwhile go through it.
+
+        With ``--debug`` progress is a plain line per change, never a live display that
+        the exchanges would keep breaking up.
+        """
+        display = open_display(self.stderr, quiet=self.quiet, live=not self.debug)
+        self._display = display
+        try:
+            yield display
+        finally:
+            self._display = None
+            display.close()
+
+    def say(self, message: str) -> None:
+        """Print ``message`` on stderr, even with ``--quiet``, without garbling progress."""
+        if self._display is not None and not self.quiet:
+            self._display.note(message)
+        else:
+            print(message, file=self.stderr, flush=True)
 
     def note(self, message: str) -> None:
         """Print commentary on stderr, unless ``--quiet``."""
         if not self.quiet:
-            print(message, file=self.stderr, flush=True)
+            self.say(message)
 
 
 Command = Callable[[Context], Coroutine[Any, Any, int]]
@@ -102,7 +136,8 @@ Command = Callable[[Context], Coroutine[Any, Any, int]]
 def run(command: Command, context: Context) -> int:
     """Run ``command`` to its exit status; Ctrl-C cancels it and returns 130."""
     try:
-        status = asyncio.run(_interruptible(command(context)))
+        with retry_lines(context.note, secret=context.secret):
+            status = asyncio.run(_interruptible(command(context)))
     except KeyboardInterrupt:  # where signal handlers can't be set: Windows
         status = None
     if status is None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from .._errors import InvalidRequestError
-from .._models import Table
+from .. import InvalidRequestError, Table
 from ._exit import UsageError
 
 __all__ = ["DEFAULT_RESULTS", "SearchRequest", "search_request"]
@@ -26,7 +26,9 @@ DEFAULT_RESULTS = 25
 # The fields of the API's create body (DiscoveryTaskInput), as `create` takes them.
 _FIELDS = ("query", "desired_num_results", "criteria", "auto_data_sources", "data_sources",
            "table", "exclude_domains", "exclude_task_ids")
-_FIELD_NAME = re.compile(r"[a-z_]+")
+# An SDK field path: a dotted name, an index, and what is inside the item.
+_FIELD = re.compile(r"(?P<name>[a-z_]+(?:\.[a-z_]+)*)(?:\[(?P<index>\d+)\])?(?:\.(?P<rest>.+))?")
+_FILES = ("--payload-file ", "--criteria-file ")
 
 
 @attrs.frozen
@@ -42,10 +44,44 @@ class SearchRequest:
     origins: dict[str, str]
 
     def usage_error(self, error: InvalidRequestError) -> UsageError:
-        """Return the SDK's complaint about an argument as a usage error naming its option."""
-        match = _FIELD_NAME.match(error.field)
-        origin = self.origins.get(match[0] if match else "")
-        return UsageError(f"{origin}: {error}" if origin else str(error))
+        """Return the SDK's complaint about an argument as a usage error naming its origin.
+
+        The SDK names the API's field (``exclude_domains[1]``, ``criteria[0].key``). A
+        value from a file keeps that name, which is where it sits in the file; a value
+        from an option is named by the option, and by its place among the option's
+        values when it was given more than once (``--exclude-domain #2``), since that
+        is what the user typed.
+        """
+        match = _FIELD.fullmatch(error.field)
+        if match is None:
+            return UsageError(str(error))
+        # The longest dotted prefix with an origin: "table.columns" before "table".
+        parts = match["name"].split(".")
+        for cut in range(len(parts), 0, -1):
+            origin = self.origins.get(".".join(parts[:cut]))
+            if origin is not None:
+                break
+        else:
+            return UsageError(str(error))
+        if origin.startswith(_FILES):
+            return UsageError(f"{origin}: {error}")
+        where = origin
+        index = match["index"]
+        if index is not None and cut == len(parts) and len(self._values(parts)) > 1:
+            where += f" #{int(index) + 1}"
+        inner = ".".join(parts[cut:])
+        if index is not None and cut < len(parts):
+            inner += f"[{index}]"
+        if match["rest"]:
+            inner = f"{inner}.{match['rest']}" if inner else match["rest"]
+        return UsageError(f"{where}: {inner + ': ' if inner else ''}{error.problem}")
+
+    def _values(self, parts: list[str]) -> Sequence[object]:
+        """The values at a field's path (``table.columns``), or none."""
+        value: object = self.arguments.get(parts[0])
+        for part in parts[1:]:
+            value = getattr(value, part, None)
+        return value if isinstance(value, (list, tuple)) else ()
 
 
 def search_request(args: argparse.Namespace) -> SearchRequest:
@@ -100,6 +136,7 @@ def search_request(args: argparse.Namespace) -> SearchRequest:
     table = _table(args)
     if table is not None:
         given("table", table, "--table")
+        origins["table.columns"] = "--table-column"
     return SearchRequest(arguments, origins)
 
 

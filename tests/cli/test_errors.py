@@ -62,6 +62,10 @@ def test_unknown_task_exits_4(cli) -> None:
         ("search", "q", "--poll-interval", "-1"),
         ("search", "q", "--no-wait", "--output", "x.csv"),
         ("search", "q", "--output", "/no/such/dir/rows.csv"),
+        ("search", "q", "--output", "rows.txt"),
+        ("search", "q", "--output", "rows.csv", "--format", "table"),
+        ("tasks", "results", "ID", "--output", "rows"),
+        ("tasks", "results", "ID", "--format", "table", "--output", "rows.json"),
         ("tasks", "wait"),
         ("demo", "--tasks", "99"),
         ("fake-server", "--port", "many"),
@@ -177,3 +181,41 @@ def test_no_arguments_print_the_help_and_exit_2(capsys: pytest.CaptureFixture[st
     assert err.startswith("usage: extruct-async tasks")
     for command in ("list", "get", "wait", "results", "resume"):
         assert f"    {command} " in err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("--exclude-domain", "localhost"),
+         "--exclude-domain: 'localhost' is not a domain or a URL with one"),
+        (("--exclude-domain", "acme.com", "--exclude-domain", "not a domain"),
+         "--exclude-domain #2: 'not a domain' is not a domain or a URL with one"),
+        (("--exclude-task", "t1", "--exclude-task", " "),
+         "--exclude-task #2: must not be empty"),
+        (("--criterion", "bad key:Name:The company does something."),
+         "--criterion: key: "),
+        (("--table", "t", "--table-run", "--table-column", "c1", "--table-column", " "),
+         "--table-column #2: must not be empty"),
+        (("--table", " "), "--table: id: must not be empty"),
+    ],
+)
+def test_the_sdks_complaint_names_the_option_the_user_typed(
+    args: tuple[str, ...], line: str, fake: ThreadedFake, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The SDK checks every create argument; the CLI only says which option it came from.
+    error = no_request_but(["search", "q", *args], fake, monkeypatch, capsys)
+    assert error.startswith(f"error: {line}"), error
+    assert "exclude_domains" not in error  # the API's field, which the user never typed
+    assert "exclude_task_ids" not in error
+
+
+def test_a_bad_domain_in_a_payload_file_is_named_where_it_sits(
+    tmp_path: Path, fake: ThreadedFake, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "body.json"
+    path.write_text('{"query": "q", "exclude_domains": ["acme.com", "localhost"]}', "utf-8")
+    error = no_request_but(["search", "--payload-file", str(path)], fake, monkeypatch, capsys)
+    assert error == (f"error: --payload-file {path}: exclude_domains[1]: 'localhost' is not a"
+                     " domain or a URL with one\n")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import extruct_async._cli as cli_package
 from extruct_async import __version__
 from extruct_async._cli import main
 from extruct_async._cli._parser import build_parser
@@ -115,3 +118,19 @@ def test_python_m_runs_the_cli() -> None:
     cli = subprocess.run([sys.executable, "-m", "extruct_async", "--version"],
                          capture_output=True, text=True, check=True)
     assert cli.stdout == f"extruct-async {__version__}\n"
+
+
+def private_imports() -> set[tuple[str, str]]:
+    """Every (module, name) the CLI imports from the SDK's private modules."""
+    found = set()
+    for path in Path(cli_package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
+                found |= {(node.module, alias.name) for alias in node.names}
+    return found
+
+
+def test_the_cli_uses_the_sdks_public_api() -> None:
+    # The simulator for demo and fake-server; the token's variable name until it is public.
+    assert {module for module, _ in private_imports()} <= {"testing", "_client"}
+    assert {name for module, name in private_imports() if module == "_client"} == {"API_KEY_ENV"}

@@ -16,7 +16,7 @@ from ._states import task
 
 
 def context() -> Context:
-    args = argparse.Namespace(quiet=False, api_key=None, base_url=None)
+    args = argparse.Namespace(quiet=False, debug=False, api_key=None, base_url=None)
     return Context(args, io.StringIO(), io.StringIO())
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from extruct_async import CompanyResult
+from extruct_async import CompanyResult, to_records
 from extruct_async._domains import registered_domain
 
 from .conftest import DOOMED, ThreadedFake, assert_clean_error, assert_no_noise, popen
@@ -34,40 +34,77 @@ def test_table_lists_every_row_best_first(search, fake: ThreadedFake) -> None:
     assert fake.task_state(fake.task_id("table of freight software"))["status"] == "done"
 
 
-def test_jsonl_stdout_carries_only_rows_matching_the_service(search, fake: ThreadedFake) -> None:
+def test_jsonl_stdout_carries_only_the_services_rows(search, fake: ThreadedFake) -> None:
     done = search("jsonl of freight software", "--results", "10", "--format", "jsonl", *FAST)
     assert done.returncode == 0, done.stderr
     task_id = fake.task_id("jsonl of freight software")
     lines = done.stdout.splitlines()
-    assert as_rows([json.loads(line) for line in lines]) == as_rows(fake.visible_rows(task_id))
+    # The service's own JSON, to the byte's meaning: integers stay integers, Z, nulls kept.
+    assert [json.loads(line) for line in lines] == fake.visible_rows(task_id)
     first = json.loads(lines[0])
     assert list(first)[:3] == ["id", "task_id", "company_name"]  # the models' field order
-    assert first["created_at"].endswith("Z")  # ISO 8601 in UTC, as the service writes it
+    assert type(first["relevance"]) is int
+    assert first["created_at"].endswith("Z")
     assert task_id in done.stderr  # progress and notes went to stderr
     assert_no_noise(done.stderr)
 
 
-def test_csv_to_a_file_flattens_scores(search, fake: ThreadedFake, tmp_path: Path) -> None:
+def test_csv_file_named_so_is_csv_with_explanations_and_sources(
+    search, fake: ThreadedFake, tmp_path: Path
+) -> None:
     target = tmp_path / "rows.csv"
-    done = search("csv of freight software", "--results", "8", "--format", "csv",
-                  "--output", str(target), *FAST)
+    done = search("csv of freight software", "--results", "8", "--output", str(target), *FAST)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+    assert f"written to {target}" in done.stderr
     task_id = fake.task_id("csv of freight software")
     keys = [c["key"] for c in fake.task_state(task_id)["criteria"]]
     with target.open(newline="", encoding="utf-8") as file:
         reader = csv.DictReader(file)
         assert reader.fieldnames is not None
-        assert reader.fieldnames[-len(keys):] == [f"score.{key}" for key in keys]
-        assert "scores" not in reader.fieldnames
+        columns = list(reader.fieldnames)
         written = list(reader)
+    assert columns == to_records(as_rows(fake.visible_rows(task_id)))[0]
+    assert {f"scores.{key}.{part}" for key in keys
+            for part in ("grade", "explanation", "sources")} <= set(columns)
     truth = fake.visible_rows(task_id)
     assert [r["id"] for r in written] == [r["id"] for r in truth]
     for line, row in zip(written, truth, strict=True):
-        assert float(line["relevance"]) == row["relevance"]
+        assert line["relevance"] == str(row["relevance"])  # 100, not 100.0
         assert line["company_website"] == row["company_website"]
+        assert "…" not in "".join(line.values())  # nothing cut to fit a terminal
         for key in keys:
-            assert line[f"score.{key}"] == str(row["scores"][key]["grade"])
+            score = row["scores"][key]
+            assert line[f"scores.{key}.grade"] == str(score["grade"])
+            assert line[f"scores.{key}.explanation"] == score["explanation"]
+            assert line[f"scores.{key}.sources"] == " ".join(score["sources"])
+
+
+def test_json_file_named_so_is_one_array_of_the_services_rows(
+    search, fake: ThreadedFake, tmp_path: Path
+) -> None:
+    target = tmp_path / "rows.json"
+    done = search("json of freight software", "--results", "6", "--output", str(target), *FAST)
+    assert done.returncode == 0, done.stderr
+    task_id = fake.task_id("json of freight software")
+    assert json.loads(target.read_text("utf-8")) == fake.visible_rows(task_id)
+    lines = tmp_path / "rows.jsonl"
+    done = search("jsonl file of freight software", "--results", "6", "--output", str(lines),
+                  *FAST)
+    assert done.returncode == 0, done.stderr
+    task_id = fake.task_id("jsonl file of freight software")
+    written = [json.loads(line) for line in lines.read_text("utf-8").splitlines()]
+    assert written == fake.visible_rows(task_id)
+
+
+def test_format_overrides_the_file_name(search, fake: ThreadedFake, tmp_path: Path) -> None:
+    target = tmp_path / "rows.csv"
+    done = search("override freight software", "--results", "4", "--output", str(target),
+                  "--format", "jsonl", *FAST)
+    assert done.returncode == 0, done.stderr
+    task_id = fake.task_id("override freight software")
+    written = [json.loads(line) for line in target.read_text("utf-8").splitlines()]
+    assert written == fake.visible_rows(task_id)
 
 
 def test_criteria_and_sources_reach_the_service(search, fake: ThreadedFake) -> None:
@@ -80,7 +117,8 @@ def test_criteria_and_sources_reach_the_service(search, fake: ThreadedFake) -> N
                                   "criterion": "The company offers a public API."}]
     assert state["auto_data_sources"] is False
     assert state["data_sources"] == ["linkedin", "maps"]
-    assert done.stdout.splitlines()[0].endswith(",score.has_api")
+    assert done.stdout.splitlines()[0].endswith(
+        ",scores.has_api.grade,scores.has_api.explanation,scores.has_api.sources")
 
 
 def test_no_wait_prints_the_id_and_how_to_come_back(cli, fake: ThreadedFake) -> None:

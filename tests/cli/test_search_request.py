@@ -64,9 +64,20 @@ def test_sdk_complaints_name_the_option_they_came_from(tmp_path: Path) -> None:
     request = request_of("q", "--criteria-file", str(path), "--exclude-task", "t")
     error = request.usage_error(InvalidRequestError("criteria[1].key", "bad"))
     assert str(error) == f"--criteria-file {path}: criteria[1].key: bad"
+    # An option is named as typed, not by the API's field the SDK names.
     assert str(request.usage_error(InvalidRequestError("exclude_task_ids", "too many"))) == (
-        "--exclude-task: exclude_task_ids: too many")
+        "--exclude-task: too many")
+    assert str(request.usage_error(InvalidRequestError("exclude_task_ids[0]", "bad"))) == (
+        "--exclude-task: bad")  # given once: no need to say which
     assert str(request.usage_error(InvalidRequestError("other", "odd"))) == "other: odd"
+    several = request_of("q", "--criterion", "a:A:The company does a thing.",
+                         "--criterion", "b:B:The company does a thing.",
+                         "--table", "t", "--table-run", "--table-column", "c")
+    assert str(several.usage_error(InvalidRequestError("criteria[1].key", "bad"))) == (
+        "--criterion #2: key: bad")
+    assert str(several.usage_error(InvalidRequestError("table.columns[0]", "bad"))) == (
+        "--table-column: bad")
+    assert str(several.usage_error(InvalidRequestError("table.id", "bad"))) == "--table: id: bad"
 
 
 @pytest.mark.parametrize(
