@@ -28,7 +28,14 @@ from urllib.parse import urlencode
 
 import attrs
 
-from ._errors import APIConnectionError, APIError, APITimeoutError, ClientStateError, ExtructError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ClientStateError,
+    ExtructError,
+)
 from ._gate import Gate
 from ._protocol import Reply, Request, decode, encode_body
 from ._retry import RetryPolicy, verdict
@@ -234,7 +241,8 @@ class Pipeline:
             log.info(
                 "retrying %s %s in %.1f s (retry %d of %d): %s",
                 request.method, request.path, wait, retry, self.policy.max_retries, last,
-                extra={"extruct_wait": wait, "extruct_retry": retry, "extruct_error": last},
+                extra={"extruct_wait": wait, "extruct_retry": retry, "extruct_error": last,
+                       "extruct_max_retries": self.policy.max_retries},
             )
             await asyncio.sleep(wait)
             if budget.remaining(loop.time()) <= 0:
@@ -324,11 +332,15 @@ class _Lazy(Iterator[float]):
 async def _look(reconcile: Reconcile, budget: Budget, last: APIError | None) -> Reply[Any] | None:
     """The effect of a create or resume that may have applied, or None if it did not.
 
-    When the look-up itself fails, nobody can tell: the request's own last failure is
-    raised (the look-up's as its context), and the request is never sent again.
+    When the look-up itself fails, nobody can tell, and the request is never sent again:
+    the request's own last failure is raised (the look-up's as its context), unless the
+    look-up was refused the key (401, 403): then nothing else will work either, and
+    that is what the caller must hear.
     """
     try:
         return await reconcile(budget)
+    except AuthenticationError as refused:
+        raise refused from last
     except APIError:
         if last is None:
             raise

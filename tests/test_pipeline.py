@@ -18,6 +18,7 @@ from extruct_async import (
     APIConnectionError,
     APITimeoutError,
     AsyncExtruct,
+    AuthenticationError,
     HTTPRequest,
     HTTPResponse,
     RateLimitError,
@@ -146,12 +147,23 @@ async def test_a_look_up_that_finds_the_task_adopts_it() -> None:
 
 
 async def test_when_the_look_up_fails_the_create_is_never_sent_again() -> None:
-    script = Script(create=[status(502)], list=[status(401)])
+    script = Script(create=[status(502)], list=[status(404)])
     async with client(script) as api:
         with pytest.raises(ServerError) as caught:
             await api.discovery_tasks.create("freight SaaS")
     assert [what for _, what in script.started] == ["create", "list"]
     assert caught.value.__context__ is not None  # the look-up's failure is kept
+
+
+async def test_a_look_up_refused_the_key_says_so() -> None:
+    # 503 on the create, then 401 on the look-up: the key is the problem now, and a 503
+    # (a network problem to the caller) would send them the wrong way.
+    script = Script(create=[status(503)], list=[status(401)])
+    async with client(script) as api:
+        with pytest.raises(AuthenticationError) as caught:
+            await api.discovery_tasks.create("freight SaaS")
+    assert isinstance(caught.value.__cause__, ServerError)  # the create's own failure
+    assert [what for _, what in script.started] == ["create", "list"]
 
 
 async def test_a_last_look_when_the_retries_run_out() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from .._client import API_KEY_ENV
 from ._exit import ExitCode, describe, exit_code
@@ -19,6 +21,11 @@ from ._parser import build_parser
 from ._running import Context, run
 
 __all__ = ["main"]
+
+
+def _one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+              file: TextIO | None = None, line: str | None = None, **_: Any) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fake-server":
             return fake_server(rest)
-        return run(args.handler, Context(args, sys.stdout, sys.stderr))
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line  # the SDK's warnings, as the CLI's own lines
+            return run(args.handler, Context(args, sys.stdout, sys.stderr))
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python's final flush quiet too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

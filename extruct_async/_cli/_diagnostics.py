@@ -1,6 +1,6 @@
 """What the command line says about its requests on stderr, the API key never among it.
 
-- A retry is one line (``retrying in 2.1 s (retry 1): cannot connect (Connection
+- A retry is one line (``retrying in 2.1 s (retry 1 of 4): cannot connect (Connection
   refused)``), so that a flaky network reads as such instead of as seconds of silence.
   The SDK logs each retry at INFO on the ``extruct_async`` logger with the wait, the
   retry's number and the error as ``extra`` fields; :func:`retry_lines` formats them.
@@ -45,7 +45,9 @@ class _RetryLines(logging.Handler):
             return
         try:
             retry = getattr(record, "extruct_retry", None)
-            number = f" (retry {retry})" if retry is not None else ""
+            most = getattr(record, "extruct_max_retries", None)
+            number = "" if retry is None else f" (retry {retry}" + (
+                f" of {most})" if most is not None else ")")
             why = reason(getattr(record, "extruct_error", None))
             line = f"retrying in {wait:.1f} s{number}: {why}"
             self._say(_masked(line, self._secret))

@@ -126,9 +126,6 @@ def search_request(args: argparse.Namespace) -> SearchRequest:
         given("data_sources", args.source, "--source")
     if args.no_auto_sources or args.source is not None:
         given("auto_data_sources", False, "--no-auto-sources")
-    if arguments.get("auto_data_sources") is False and "data_sources" not in arguments:
-        raise UsageError(f"{origins['auto_data_sources']}: say where to search with --source"
-                         " (repeatable)")
     if args.exclude_domain is not None:
         given("exclude_domains", args.exclude_domain, "--exclude-domain")
     if args.exclude_task is not None:

@@ -110,7 +110,6 @@ def no_request_but(argv: list[str], fake: ThreadedFake, monkeypatch: pytest.Monk
         (("search", "q", *(f"--exclude-task=t{n}" for n in range(101))), "--exclude-task"),
         (("search", "q", "--table", " "), "--table"),
         (("search", "q", "--table-run"), "--table-run"),
-        (("search", "q", "--no-auto-sources"), "--no-auto-sources"),
         (("search", "q", "--criterion", "k:Key:The company does a thing.",
           "--criteria-file", "c.json"), "--criteria-file"),
         (("search", "q", "--criterion", "bad key:Name:The company does something."),
@@ -147,8 +146,6 @@ def test_bad_options_are_named_before_anything_is_sent(
         ("--payload-file", '{"desired_num_results": 5}', "no query"),
         ("--payload-file", '{"query": "q", "desired_num_results": "ten"}',
          "desired_num_results"),
-        ("--payload-file", '{"query": "q", "auto_data_sources": false}',
-         "say where to search"),
         ("--payload-file", '{"query": "q", "table": {"id": "t", "colour": "red"}}', "table"),
         ("--payload-file", '{"query": "q", "criteria": [{"key": "1k", "name": "N",'
                            ' "criterion": "The company does something."}]}', "criteria[0].key"),

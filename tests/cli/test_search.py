@@ -131,6 +131,16 @@ def test_no_wait_prints_the_id_and_how_to_come_back(cli, fake: ThreadedFake) -> 
     assert fake.endpoints() == ["create"]  # it left without reading the task once
 
 
+def test_no_auto_sources_alone_is_sent_with_a_warning_line(cli, fake: ThreadedFake) -> None:
+    # The reference pages do not forbid it: the service then picks where to search.
+    done = cli("search", "service picks sources", "--no-auto-sources", "--no-wait")
+    assert done.returncode == 0, done.stderr
+    assert "warning: auto_data_sources=False without data_sources" in done.stderr
+    assert "UserWarning" not in done.stderr  # the CLI's own line, not Python's
+    state = fake.task_state(fake.task_id("service picks sources"))
+    assert state["auto_data_sources"] is False
+
+
 def test_quiet_leaves_stderr_empty(search) -> None:
     done = search("quiet freight software", "--results", "3", "--quiet", *FAST)
     assert done.returncode == 0

@@ -88,7 +88,6 @@ def test_sdk_complaints_name_the_option_they_came_from(tmp_path: Path) -> None:
         (("q", "--table-import"), "--table-import needs --table"),
         (("q", "--table-column", "c"), "--table-column needs --table"),
         (("q", "--table", "t", "--table-column", "c"), "--table-column needs --table-run"),
-        (("q", "--no-auto-sources"), "--no-auto-sources: say where to search with --source"),
     ],
 )
 def test_option_mistakes(argv: tuple[str, ...], message: str) -> None:
