@@ -57,7 +57,8 @@ def test_a_retry_is_one_line_on_stderr(cli, fake: ThreadedFake) -> None:
     done = cli("tasks", "get", task_id, "--format", "jsonl")
     assert done.returncode == 0, done.stderr
     # The service asked for 1 s (Retry-After), which the SDK waits without jitter.
-    assert retry_lines_of(done.stderr) == ["retrying in 1.0 s (retry 1 of 4): 503 Service Unavailable"]
+    assert retry_lines_of(done.stderr) == [
+        "retrying in 1.0 s (retry 1 of 4): 503 Service Unavailable"]
     assert done.stderr.splitlines() == retry_lines_of(done.stderr)
     assert done.stdout.startswith("{")  # stdout stays data
 
