@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import TextIO
 
 from .. import (
@@ -77,6 +78,22 @@ async def list_tasks(ctx: Context) -> int:
                 if len(states) == limit:
                     break
     writer = task_writer(args.format, ctx.stdout, sample=states)
+    for state in states:
+        writer.write(state)
+    writer.close()
+    return ExitCode.OK
+
+
+async def recover_tasks(ctx: Context) -> int:
+    """``tasks recover [--run NAME]``: the tasks the store's journal holds, as ``tasks list``."""
+    if not (getattr(ctx.args, "store", None) or os.environ.get("EXTRUCT_STORE")):
+        # In memory, the journal died with the process that wrote it.
+        raise UsageError("tasks recover needs the store the tasks were journaled in:"
+                         " --store URL or $EXTRUCT_STORE")
+    async with ctx.client() as client:
+        tasks = await client.discovery_tasks.recover(run=ctx.args.run)
+    states = [task.state for task in tasks]
+    writer = task_writer(ctx.args.format, ctx.stdout, sample=states)
     for state in states:
         writer.write(state)
     writer.close()

@@ -35,6 +35,7 @@ environment:
   EXTRUCT_API_TOKEN  the API token when --api-key is not given (prefer it: command
                      lines show up in process lists and shell history)
   EXTRUCT_BASE_URL   the service when --base-url is not given (default: https://api.extruct.ai)
+  EXTRUCT_STORE      the store when --store is not given (default: in memory)
 """
 
 
@@ -89,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     _tasks_wait(command(task_commands, "wait", "Wait until the tasks finish, showing progress."))
     _tasks_results(command(task_commands, "results", "Print a task's result rows."))
     _tasks_resume(command(task_commands, "resume", "Ask a finished task for more results."))
+    _tasks_recover(command(task_commands, "recover",
+                           "List the tasks the store's journal holds (after a crash)."))
     _demo_command(command(commands, "demo", "Run several Deep Searches on simulated data."))
     # The simulator's options are left unparsed here (see `_fake_server`): importing the
     # simulator to declare them would slow every other command down.
@@ -107,6 +110,12 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     parser.add_argument(
         "--base-url", default=default, metavar="URL",
         help="the service (default: $EXTRUCT_BASE_URL, else https://api.extruct.ai)",
+    )
+    parser.add_argument(
+        "--store", default=default, metavar="URL",
+        help="share the rate limit, the create journal and stream checkpoints with other"
+             " processes: sqlite:///path/extruct.db or redis://host:6379/0"
+             " (default: $EXTRUCT_STORE, else in memory)",
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", default=default if default is not None else False,
@@ -202,6 +211,13 @@ def _tasks_list(parser: Parser) -> None:
     )
     _format_option(parser, default="table")
     parser.set_defaults(handler=_commands.list_tasks)
+
+
+def _tasks_recover(parser: Parser) -> None:
+    parser.add_argument("--run", metavar="NAME",
+                        help="only the tasks of this run (create_many(run=...)); default: all")
+    _format_option(parser, default="table")
+    parser.set_defaults(handler=_commands.recover_tasks)
 
 
 def _tasks_get(parser: Parser) -> None:

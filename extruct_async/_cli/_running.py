@@ -100,6 +100,9 @@ class Context:
             raise UsageError(f"no API token: pass --api-key or set {API_KEY_ENV}")
         if self.debug and "transport" not in options:
             options["transport"] = Exchanges(AiohttpTransport(), self.say, secret=self.secret)
+        store = getattr(self.args, "store", None)
+        if store is not None:
+            options.setdefault("store", store)
         return AsyncExtruct(api_key=self.args.api_key, base_url=self.args.base_url, **options)
 
     @contextlib.contextmanager
