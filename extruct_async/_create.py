@@ -259,7 +259,7 @@ class Creates:
         self, pipeline: Pipeline, claims: Claims | None = None, scope: Scope | None = None
     ) -> None:
         self._pipeline = pipeline
-        self.scope = scope or Scope(MemoryStore(), "", shared=False, owned=True)
+        self.scope: Scope = scope or Scope(MemoryStore(), "", shared=False, owned=True)
         if claims is None:
             claims = SharedClaims(self.scope) if self.scope.shared else Claims()
         self.claims = claims

@@ -31,7 +31,7 @@ class Endpoints:
 
     def __init__(self, pipeline: Pipeline, creates: Creates | None = None) -> None:
         self.pipeline = pipeline
-        self.creates = creates or Creates(pipeline)
+        self.creates: Creates = creates or Creates(pipeline)
 
     def with_pipeline(self, pipeline: Pipeline) -> Endpoints:
         """The same calls through another pipeline (``with_options``), sharing creates' state."""

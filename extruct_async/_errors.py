@@ -232,8 +232,8 @@ class CreateManyError(ExtructError):
     def __init__(
         self, tasks: Sequence[DiscoveryTask | None], errors: Sequence[BaseException | None]
     ) -> None:
-        self.tasks = list(tasks)
-        self.errors = list(errors)
+        self.tasks: list[DiscoveryTask | None] = list(tasks)
+        self.errors: list[BaseException | None] = list(errors)
         failed = [e for e in self.errors if e is not None]
         super().__init__(
             f"{len(failed)} of {len(self.errors)} creates failed; first: {failed[0]}"
@@ -257,8 +257,8 @@ class WaitTimeoutError(ExtructError, TimeoutError):
     """
 
     def __init__(self, tasks: Sequence[DiscoveryTask], timeout: float) -> None:
-        self.tasks = list(tasks)
-        self.task = self.tasks[0]
+        self.tasks: list[DiscoveryTask] = list(tasks)
+        self.task: DiscoveryTask = self.tasks[0]
         self.timeout = timeout
         if len(self.tasks) == 1:
             task = self.task

@@ -72,7 +72,7 @@ class Gate:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         #: Requests admitted so far.
-        self.admitted = 0
+        self.admitted: int = 0
 
     @staticmethod
     def _now() -> float:

@@ -61,7 +61,7 @@ class Budget:
     __slots__ = ("_deadline", "max_time")
 
     def __init__(self, max_time: float) -> None:
-        self.max_time = max_time
+        self.max_time: float = max_time
         self._deadline: float | None = None
 
     def start(self, now: float) -> float:

@@ -51,7 +51,7 @@ class MockTransport:
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self.requests: list[HTTPRequest] = []
-        self.closed = False
+        self.closed: bool = False
 
     def __repr__(self) -> str:
         return f"MockTransport({len(self.requests)} requests)"
