@@ -33,6 +33,7 @@ from ._errors import (
     WaitTimeoutError,
 )
 from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
+from ._polling import PollFailure
 from ._retry import RetryPolicy
 from ._task import DiscoveryTask
 from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
@@ -64,6 +65,7 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "PollFailure",
     "RateLimitError",
     "RetryPolicy",
     "Score",
