@@ -610,7 +610,11 @@ class _Plan:
         if sum(1 for t in _take(self.unplaced, 2, self._unplaced_open)) < 2:
             return None
         target = self.unplaced[0]
-        floor, ceiling = self._bounds(target)
+        floor, ceiling, gone = self._bounds(target)
+        if gone:  # a page already read holds its place, and not it
+            target.unlisted = True
+            self._unplace(target)
+            return self.next_offset()
         if ceiling is not None and ceiling <= floor:  # the list changed under us
             self._unplace(target)
             return self.next_offset()
@@ -624,8 +628,12 @@ class _Plan:
     def _unplaced_open(self, tracked: _Tracked) -> bool:
         return self._open(tracked) and not tracked.exact
 
-    def _bounds(self, tracked: _Tracked) -> tuple[int, int | None]:
-        """Where ``tracked`` can be: from its lower bound and this cycle's pages."""
+    def _bounds(self, tracked: _Tracked) -> tuple[int, int | None, bool]:
+        """Where ``tracked`` can be, from its lower bound and this cycle's pages.
+
+        Returns the lowest offset it can have, the offset it must be above (or None),
+        and whether a page showed it is not in the list at all.
+        """
         floor = max(0, tracked.pos + self.poller._shift)
         ceiling = self.end
         created = tracked.state.created_at
@@ -635,7 +643,9 @@ class _Plan:
                 floor = max(floor, offset + len(page))
             elif side == _ABOVE:
                 ceiling = offset if ceiling is None else min(ceiling, offset)
-        return floor, ceiling
+            else:
+                return floor, ceiling, True
+        return floor, ceiling, False
 
     def _unplace(self, tracked: _Tracked) -> None:
         """Its remembered place was wrong (tasks were deleted?): forget it, read it directly."""
@@ -710,14 +720,10 @@ class _Plan:
         if not self._open(target) or target.exact:
             poller._skip = 0  # found
             return
-        side = _side(target.state.created_at, offset, page, SCAN_PAGE_SIZE)
-        if side == _BELOW:
+        if _side(target.state.created_at, offset, page, SCAN_PAGE_SIZE) == _BELOW:
             poller._skip = poller._skip * 2 or SCAN_PAGE_SIZE
         else:
-            poller._skip = 0
-            if side == _GONE:
-                target.unlisted = True
-                self.direct.add(target.state.id)
+            poller._skip = 0  # overshot (or it is not listed): look closer from now on
 
     def remember(self) -> None:
         """Keep what the pages taught about unplaced tasks' places, for the next cycle."""
@@ -726,7 +732,7 @@ class _Plan:
         shift = self.poller._shift
         for tracked in self.unplaced:
             if not tracked.exact:
-                floor, _ = self._bounds(tracked)
+                floor, _, _ = self._bounds(tracked)
                 tracked.pos = max(tracked.pos, floor - shift)
 
 

@@ -80,6 +80,12 @@ class Service:
         self.tasks[task_id] = {"created": created, "ends": ends}
         self.order.append(task_id)
 
+    def delete(self, *task_ids: str) -> None:
+        """Remove tasks from the workspace (the list closes up over them)."""
+        for task_id in task_ids:
+            self.order.remove(task_id)
+            del self.tasks[task_id]
+
     def outage(self, start: float, end: float,
                answer: HTTPResponse = GATEWAY_PAGE) -> None:
         """Answer every request in ``[start, end)`` with ``answer``."""
@@ -188,6 +194,8 @@ async def test_a_wait_rides_out_a_ten_minute_outage_probing_on_a_doubling_schedu
     assert [f.failing_for for f in failures] == [p + 7 - 27 for p in probes]
     assert [f.retry_in for f in failures] == [5, 10, 20, 40] + [MAX_OUTAGE_WAIT] * 8
     assert all(isinstance(f.error, ServerError) and f.error.status == 503 for f in failures)
+    assert str(failures[1]).startswith(
+        "status reads failing for 12s (2 in a row), retrying in 10s: ")
     recovered = reports.index(failures[-1]) + 1
     assert reports[recovered] is None  # reported once more when reads work again
 
@@ -285,6 +293,69 @@ async def test_closing_the_client_ends_the_wait_even_during_an_outage() -> None:
         await waiter
 
 
+async def test_as_completed_gives_up_after_its_outage_bound(looptime: float) -> None:
+    service = Service()
+    service.add("t0")
+    service.add("t1")
+    service.outage(5.0, float("inf"))
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("t0", "t1")]
+        with pytest.raises(ServerError):
+            await client.discovery_tasks.wait_all(tasks, poll_interval=5, max_outage=0)
+    # The list page fails (5..12), then one direct read (12..19): the first failure.
+    assert looptime == 19
+    assert service.targets() == ["list 0"] * 4 + ["get t0"] * 4
+
+
+async def test_each_outage_is_timed_on_its_own() -> None:
+    service = Service()
+    service.add("t1")
+    outages = [(10.0, 50.0), (100.0, float("inf"))]
+    service.fault = lambda now, target: (
+        GATEWAY_PAGE if any(a <= now < b for a, b in outages) else None)
+    async with client_for(service) as client:
+        task = await handle(client, service, "t1")
+        with pytest.raises(ServerError):
+            await task.wait(poll_interval=5, max_outage=40)
+        failure = task.poll_failure
+        assert asyncio.get_running_loop().time() == 164
+    # The first outage: failed reads end at 17, 29, 46 (29 s of failure); the probe at
+    # 66 works. The second: failed reads end at 108, 120, 137, 164: 56 s >= 40.
+    assert service.times(10, 100) == [*attempts(10, 22, 39), 66, 71, 76, 81, 86, 91, 96]
+    assert service.times(100) == attempts(101, 113, 130, 157)
+    assert failure is not None
+    assert (failure.failures, failure.failing_for) == (4, 56)
+
+
+async def test_failed_reads_do_not_stretch_the_poll_interval() -> None:
+    service = Service()
+    service.add("t1", ends=45.0)
+    service.outage(3.0, 12.0)
+    async with client_for(service) as client:
+        task = await handle(client, service, "t1")
+        await task.wait(poll_interval=4, max_poll_interval=9)
+    # The read at 4 fails (until 11); the probe 4 s later works; then the interval
+    # grows from where it was: 6, 9, 9.
+    assert service.times() == [*attempts(4), 15.0, 21.0, 30.0, 39.0, 48.0]
+
+
+async def test_a_refused_key_during_an_outage_ends_every_wait_at_once(looptime: float) -> None:
+    service = Service()
+    for task_id in ("t0", "t1", "t2"):
+        service.add(task_id)
+    refused = json_response({"detail": "Invalid token"}, status=401)
+    service.fault = lambda now, target: GATEWAY_PAGE if now < 30 else refused
+    async with client_for(service) as client:
+        handles = [await handle(client, service, t) for t in ("t0", "t1", "t2")]
+        outcomes = await asyncio.gather(*(t.wait(poll_interval=5) for t in handles),
+                                        return_exceptions=True)
+    assert [type(o) for o in outcomes] == [AuthenticationError] * 3
+    # The list page fails (5..12), the careful read (12..19); the probe at 24 meets the
+    # 401 on its fourth attempt (31): nothing more is sent.
+    assert service.targets() == ["list 0"] * 4 + ["get t0"] * 8
+    assert looptime == 31
+
+
 # -- a fatal failure ends the wait at once -----------------------------------------------
 
 
@@ -329,6 +400,34 @@ async def test_a_refused_key_ends_every_wait_of_the_client(
         assert [type(o) for o in outcomes] == [error] * 3
         assert looptime == 5
         assert service.targets() == ["list 0"]  # one answer was enough for all three
+
+
+async def test_a_refused_key_ends_as_completed_after_one_request() -> None:
+    service = Service()
+    for task_id in ("t0", "t1", "t2"):
+        service.add(task_id)
+    refused = json_response({"detail": "Invalid token"}, status=401)
+    service.fault = lambda now, target: refused
+    async with client_for(service) as client:
+        handles = [await handle(client, service, t) for t in ("t0", "t1", "t2")]
+        with pytest.raises(AuthenticationError):
+            await client.discovery_tasks.wait_all(handles, poll_interval=5)
+    assert service.targets() == ["list 0"]
+
+
+async def test_a_refused_key_on_a_direct_read_ends_every_wait() -> None:
+    service = Service()
+    for task_id in ("t0", "t1", "t2"):
+        service.add(task_id)
+    service.hidden = {"t0", "t1", "t2"}  # not listed: read one by one
+    refused = json_response({"detail": "Invalid token"}, status=401)
+    service.fault = lambda now, target: refused if target.startswith("get") else None
+    async with client_for(service) as client:
+        handles = [await handle(client, service, t) for t in ("t0", "t1", "t2")]
+        outcomes = await asyncio.gather(*(t.wait(poll_interval=5) for t in handles),
+                                        return_exceptions=True)
+    assert [type(o) for o in outcomes] == [AuthenticationError] * 3
+    assert service.targets() == ["list 0", "get t0"]
 
 
 async def test_a_bug_in_a_refresh_reaches_the_waiter_instead_of_hanging(
@@ -461,6 +560,102 @@ async def test_polling_pauses_while_the_only_waiter_is_busy() -> None:
     assert service.times() == [35.0, 65.0, 95.0, 125.0]
 
 
+def results_of(service: Service, task_id: str, *, per_second: float = 0.2,
+               broken: Callable[[float], HTTPResponse | None] = lambda now: None,
+               ) -> Callable[[float, str], HTTPResponse | None]:
+    """A fault hook serving the task's results: one new row every 1/per_second s."""
+
+    def answer(now: float, target: str) -> HTTPResponse | None:
+        if not target.startswith(f"get {task_id}/results"):
+            return None
+        failure = broken(now)
+        if failure is not None:
+            return failure
+        end = min(now, service.tasks[task_id]["ends"])
+        rows = [{"id": f"r{n}", "task_id": task_id} for n in range(int(end * per_second))]
+        offset = int(target.rpartition("@")[2])
+        return json_response({**service.state(task_id, now), "results": rows[offset:offset + 50]})
+
+    return answer
+
+
+def results_reads(service: Service) -> list[float]:
+    return [t for t, target in service.log if "/results" in target]
+
+
+async def test_a_stream_rides_out_failing_result_pages() -> None:
+    service = Service()
+    service.add("t1", ends=60.0)
+    service.hidden = {"t1"}
+    service.fault = results_of(service, "t1", broken=lambda now: (
+        GATEWAY_PAGE if 20 <= now < 40 else None))
+    async with client_for(service) as client:
+        task = await handle(client, service, "t1")
+        rows = [row.id async for row in task.stream(poll_interval=5)]
+    assert rows == [f"r{n}" for n in range(12)]  # every row, once
+    # Pages after each status read: at 20 they fail (until 27); read again after the
+    # status read at 27 (overdue: nobody waited while the pages failed), and at 34; the
+    # last attempt of that one (41) works.
+    assert results_reads(service) == [0.0, 5.0, 10.0, 15.0, *attempts(20, 27, 34), 41.0,
+                                      46.0, 51.0, 56.0, 61.0]
+
+
+async def test_a_stream_waits_for_status_reads_to_work_before_reading_pages_again() -> None:
+    service = Service()
+    service.add("t1", ends=200.0)
+    service.hidden = {"t1"}
+    status_down = (15.0, 100.0)
+    results = results_of(service, "t1", broken=lambda now: (
+        GATEWAY_PAGE if 10 <= now < 100 else None))
+    service.fault = lambda now, target: (
+        GATEWAY_PAGE if target == "get t1" and status_down[0] <= now < status_down[1]
+        else results(now, target))
+    async with client_for(service) as client:
+        task = await handle(client, service, "t1")
+        rows = task.stream(poll_interval=5)
+        async with contextlib.aclosing(rows):
+            async for row in rows:
+                if row.id == "r20":
+                    break
+    # The page read at 10 fails (until 17); the status read at 17 fails too, and so do
+    # the probes at 29, 46 and 73: no page is read meanwhile. The probe at 120 works,
+    # and so do the pages read after it.
+    status = [t for t, target in service.log if target == "get t1"]
+    assert status[:3] == [5.0, 10.0, 17.0]
+    assert status[2:19] == [*attempts(17, 29, 46, 73), 120.0]
+    assert results_reads(service)[:7] == [0.0, 5.0, *attempts(10), 120.0]
+
+
+async def test_a_fatal_result_page_ends_the_stream() -> None:
+    service = Service()
+    service.add("t1", ends=200.0)
+    service.hidden = {"t1"}
+    gone = json_response({"detail": "Task not found"}, status=404)
+    service.fault = results_of(service, "t1", broken=lambda now: gone if now >= 10 else None)
+    async with client_for(service) as client:
+        task = await handle(client, service, "t1")
+        with pytest.raises(NotFoundError):
+            async for _ in task.stream(poll_interval=5):
+                pass
+        assert asyncio.get_running_loop().time() == 10
+
+
+async def test_a_stream_gives_up_after_its_outage_bound() -> None:
+    service = Service()
+    service.add("t1", ends=200.0)
+    service.hidden = {"t1"}
+    service.fault = results_of(service, "t1", broken=lambda now: (
+        GATEWAY_PAGE if now >= 10 else None))
+    async with client_for(service) as client:
+        task = await handle(client, service, "t1")
+        with pytest.raises(ServerError):
+            async for _ in task.stream(poll_interval=5, max_outage=20):
+                pass
+        # Failed page reads end at 17, 24, 31 and 38: 21 s after the first.
+        assert asyncio.get_running_loop().time() == 38
+    assert results_reads(service) == [0.0, 5.0, *attempts(10, 17, 24, 31)]
+
+
 async def test_the_poller_stops_with_its_last_follower() -> None:
     service = Service()
     service.add("t1", ends=10.0)
@@ -549,3 +744,111 @@ async def test_a_stale_list_never_finishes_a_resumed_task() -> None:
     assert t1.desired_num_results == 125
     # Each cycle the list shows t1 "done" with the old target; it is read directly.
     assert service.targets() == ["list 0", "get t1"] * 5 + ["list 0", "get t1"]
+
+
+def list_reads(service: Service, since: float = 0.0) -> list[list[str]]:
+    """The poller's reads, grouped by cycle (the moment they were sent)."""
+    cycles: dict[float, list[str]] = {}
+    for time, target in service.log:
+        if time >= since:
+            cycles.setdefault(time, []).append(target)
+    return list(cycles.values())
+
+
+async def test_a_task_alone_in_its_window_is_read_directly() -> None:
+    service = Service()
+    service.add("a", created=-300.0)
+    for i in range(150):
+        service.add(f"other {i}", created=-299.0 + i)
+    service.add("b", created=-100.0)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("a", "b")]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(21)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    # First cycle: b is on the top page; a, alone below it, is read directly (looking
+    # for one task costs more than reading it). From then on b sits alone in its window
+    # of 100 too: one direct read each is cheaper than a page each.
+    assert list_reads(service) == [["list 0", "get a"], ["get a", "get b"],
+                                   ["get a", "get b"], ["get a", "get b"]]
+
+
+@pytest.mark.parametrize("older", [300, 0])
+async def test_when_tasks_above_are_deleted_ours_are_found_again(older: int) -> None:
+    service = Service()
+    for i in range(older):
+        service.add(f"old {i}", created=-1000.0 + i)
+    for task_id in ("f0", "f1", "f2"):
+        service.add(task_id, created=-500.0)
+    for i in range(150):
+        service.add(f"other {i}", created=-499.0 + i)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("f0", "f1", "f2")]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(17)
+        service.delete(*(f"other {i}" for i in range(100)))  # ours move up from 150 to 50
+        await asyncio.sleep(14)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    direct = ["get f0", "get f1", "get f2"]
+    assert list_reads(service) == [
+        ["list 0", "list 200", *direct],  # 5: the top page (newer), a skip: too far
+        ["list 100"],  # 10: found at 150 (below 100, from what 5 taught)
+        ["list 150"],  # 15
+        ["list 150", *direct],  # 20: gone from their place: read directly, forgotten
+        ["list 0"],  # 25: looked for anew from the top: at 50
+        ["list 50"],  # 30
+    ]
+
+
+async def test_a_burst_of_new_tasks_above_moves_every_place_down() -> None:
+    service = Service()
+    for task_id in ("f0", "f1", "f2"):
+        service.add(task_id, created=0.0)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("f0", "f1", "f2")]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(7)
+        for i in range(250):
+            service.add(f"other {i}", created=7.0)
+        await asyncio.sleep(14)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    # 10: the page where they were holds newer tasks only: they are at least 100 down,
+    # and so is every place; the next page holds newer tasks only too: read directly.
+    # 15: at least 200 down: the page there holds them.
+    assert list_reads(service) == [["list 0"], ["list 0", "list 100", "get f0", "get f1",
+                                                "get f2"], ["list 200"], ["list 250"]]
+
+
+async def test_tasks_missing_from_the_list_are_read_directly_from_then_on() -> None:
+    service = Service()
+    for i in range(300):
+        service.add(f"other {i}", created=i - 300.0)
+        if i == 40:
+            service.add("g0", created=40.5 - 300)
+            service.add("g1", created=40.5 - 300)
+        if i == 250:
+            service.add("h0", created=250.5 - 300)
+            service.add("h1", created=250.5 - 300)
+    service.hidden = {"h0", "h1"}  # readable, but never listed
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("g0", "g1", "h0", "h1")]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(16)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    # 5: the top page holds h's place (between 48 and 49) but not them: not listed;
+    # the next page is above g's; two misses: everything read directly. 10: g's are
+    # looked for from 200, skipping 100: past the end of the list (302), then at 200.
+    # From then on: g's page (259) and h's direct reads, never a search for h's.
+    assert list_reads(service) == [
+        ["list 0", "list 100", "get g0", "get g1", "get h0", "get h1"],
+        ["list 300", "list 200", "get h0", "get h1"],
+        ["list 259", "get h0", "get h1"],
+    ]
