@@ -24,12 +24,13 @@ measures the shift exactly.
   that is entirely newer than it (``created_at``: the list is newest first), and
   halving back once it has overshot. A page's ``created_at`` range also tells when a
   task is not in the list at all: it is then read directly from then on.
-- **Misses.** A page that refreshes fewer than two due tasks is a miss; after
-  :data:`MAX_MISSES` misses in a cycle, the rest is read directly. So a cycle that
-  refreshes ``d`` due tasks never sends more than ``d + MAX_MISSES`` requests, and
-  when the due tasks sit together in ``s`` consecutive list positions it reads
-  ``ceil(s / 100)`` pages, one more when new tasks were created above them since the
-  last cycle.
+- **Misses.** A page that refreshes fewer than two followed tasks (due or not: every
+  followed task on a page read is refreshed) is a miss; after :data:`MAX_MISSES`
+  misses in a cycle, the rest is read directly. So a cycle that refreshes ``r``
+  followed tasks (every due one, and any other it meets on its pages) never sends more
+  than ``r + MAX_MISSES`` requests, and when the due tasks sit together in ``s``
+  consecutive list positions it reads ``ceil(s / 100)`` pages, one more when new tasks
+  were created above them since the last cycle.
 - **Fallback.** Whatever the pages did not refresh is read directly, stalest first,
   a few at a time, so the poller never floods the gate ahead of the client's other
   requests. Positions only decide the cost, never the outcome: every due task is
@@ -93,8 +94,8 @@ __all__ = [
 
 #: Tasks per list page.
 SCAN_PAGE_SIZE = 100
-#: Pages per cycle that may refresh fewer than two due tasks before the rest is read
-#: directly: the most a cycle can cost beyond one direct read per due task.
+#: Pages per cycle that may refresh fewer than two followed tasks before the rest is
+#: read directly: the most a cycle can cost beyond one request per task it refreshes.
 MAX_MISSES = 2
 #: The longest wait between two probes while status reads keep failing.
 MAX_OUTAGE_WAIT = 60.0
@@ -668,23 +669,23 @@ class _Plan:
                 measured = shift if measured is None else max(measured, shift)
         if measured is not None:
             poller._shift = measured
-        refreshed = 0
+        refreshed = 0  # followed tasks, due or not: a page of them is worth its request
         for at, tracked, state in tracked_here:
             tracked.pos = at - poller._shift
             tracked.exact = True
             tracked.unlisted = False
             was_due = self.pending.get(state.id) is tracked
             if poller._accept_listed(tracked, state, request_id):
+                refreshed += 1
                 if was_due:
                     del self.pending[state.id]
-                    refreshed += 1
             elif was_due:
                 self.direct.add(state.id)  # older than what is known: read it directly
         self.pages.append((offset, page))
         if len(page) < SCAN_PAGE_SIZE:
             self.end = offset + len(page)
         self._placed_not_found(offset, page, measured=measured is not None)
-        self._searched(offset, page)
+        self._searched(offset, page, followed=bool(tracked_here))
         if refreshed < 2:
             self.misses += 1
 
@@ -712,18 +713,23 @@ class _Plan:
                 tracked.unlisted = True
                 self._unplace(tracked)
 
-    def _searched(self, offset: int, page: Sequence[TaskState]) -> None:
-        """After a page that looked for an unplaced task: skip further, or stop skipping."""
+    def _searched(self, offset: int, page: Sequence[TaskState], *, followed: bool) -> None:
+        """After a page that looked for an unplaced task: skip further, or stop skipping.
+
+        Only pages of nobody's tasks but others' are skipped: a page of followed tasks
+        (due later) is worth reading on the way.
+        """
         target, poller = self.target, self.poller
         if target is None:
             return
         if not self._open(target) or target.exact:
             poller._skip = 0  # found
             return
-        if _side(target.state.created_at, offset, page, SCAN_PAGE_SIZE) == _BELOW:
+        below = _side(target.state.created_at, offset, page, SCAN_PAGE_SIZE) == _BELOW
+        if below and not followed:
             poller._skip = poller._skip * 2 or SCAN_PAGE_SIZE
         else:
-            poller._skip = 0  # overshot (or it is not listed): look closer from now on
+            poller._skip = 0  # overshot, not listed, or among followed tasks: go closer
 
     def remember(self) -> None:
         """Keep what the pages taught about unplaced tasks' places, for the next cycle."""

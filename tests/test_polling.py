@@ -852,3 +852,27 @@ async def test_tasks_missing_from_the_list_are_read_directly_from_then_on() -> N
         ["list 300", "list 200", "get h0", "get h1"],
         ["list 259", "get h0", "get h1"],
     ]
+
+
+async def test_pages_of_followed_tasks_not_yet_due_are_read_on_the_way() -> None:
+    service = Service()
+    for i in range(100):
+        service.add(f"a{i}", created=-200.0)  # older: lower in the list
+    for i in range(100):
+        service.add(f"b{i}", created=-100.0)  # newer: the top page
+    async with client_for(service) as client:
+        older = [await handle(client, service, f"a{i}") for i in range(100)]
+        newer = [await handle(client, service, f"b{i}") for i in range(100)]
+        first = asyncio.ensure_future(client.discovery_tasks.wait_all(older, poll_interval=5))
+        await asyncio.sleep(3)
+        second = asyncio.ensure_future(client.discovery_tasks.wait_all(newer, poll_interval=5))
+        await asyncio.sleep(13)
+        for waiting in (first, second):
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+    # At 5 only the older ones are due, under a page of the newer ones (due at 8): that
+    # page refreshes 100 followed tasks, so it is read, not skipped, and the next one
+    # holds the due ones. Both groups are on one schedule from then on.
+    assert list_reads(service) == [["list 0", "list 100"], ["list 0", "list 100"],
+                                   ["list 0", "list 100"]]
