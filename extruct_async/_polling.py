@@ -220,19 +220,19 @@ class _Tracked:
     """A task somebody follows, and where it sits in the list."""
 
     __slots__ = ("due", "exact", "failing_since", "failures", "pos", "refreshed", "state",
-                 "subscriptions", "unlisted")
+                 "subscriptions")
 
     def __init__(self, state: TaskState, due: float, pos: int) -> None:
         self.state = state
         self.subscriptions: list[Subscription] = []
         self.due = due
         self.refreshed = float("-inf")
-        #: A lower bound of (offset in the list - the poller's shift).
-        self.pos = pos
+        #: A lower bound of (offset in the list - the poller's shift); None when the
+        #: list's dates showed it is not in the list (then it is read directly, until a
+        #: page shows it after all).
+        self.pos: int | None = pos
         #: Whether ``pos`` was the task's exact place when last seen.
         self.exact = False
-        #: The list's dates showed it is not in the list: read it directly.
-        self.unlisted = False
         self.failing_since: float | None = None
         self.failures = 0
 
@@ -392,12 +392,8 @@ class Poller:
                     self._list_usable = False  # refused for good: read tasks one by one
         stalest_first = sorted(pending.values(), key=lambda t: t.refreshed)
         error = await self._read_directly(deque(stalest_first), careful=careful)
-        if self._ended != ended:
-            return
         if error is not None:
             self._failed(error, [t for t in stalest_first if t.refreshed < started])
-        else:
-            self._outage = None
 
     # -- list pages ----------------------------------------------------------------
 
@@ -563,12 +559,12 @@ class _Plan:
         #: Due tasks read directly this cycle, whatever the pages show.
         self.direct: set[str] = set()
         # Placed tasks in list order: one shared shift never changes their order.
-        self.placed = sorted((t for t in pending.values() if t.exact), key=lambda t: t.pos)
-        self.placed_pos = [t.pos for t in self.placed]
+        self.placed = sorted((t for t in pending.values() if t.exact), key=_place)
+        self.placed_pos = [_place(t) for t in self.placed]
         self.first_placed = 0
         # Unplaced tasks, newest (highest in the list) first.
         self.unplaced = deque(sorted(
-            (t for t in pending.values() if not t.exact and not t.unlisted),
+            (t for t in pending.values() if not t.exact and t.pos is not None),
             key=lambda t: t.state.created_at, reverse=True,
         ))
         #: Pages read this cycle, as (offset, page).
@@ -593,7 +589,7 @@ class _Plan:
             if not (self._open(first) and first.exact):
                 self.first_placed += 1
                 continue
-            start = max(0, first.pos + shift)
+            start = max(0, _place(first) + shift)
             if self.end is not None and start >= self.end:
                 self._unplace(first)  # the list ends above where it was: look for it anew
                 self.first_placed += 1
@@ -613,8 +609,7 @@ class _Plan:
         target = self.unplaced[0]
         floor, ceiling, gone = self._bounds(target)
         if gone:  # a page already read holds its place, and not it
-            target.unlisted = True
-            self._unplace(target)
+            self._unplace(target, listed=False)
             return self.next_offset()
         if ceiling is not None and ceiling <= floor:  # the list changed under us
             self._unplace(target)
@@ -622,12 +617,11 @@ class _Plan:
         self.target = target
         if ceiling is None:
             return floor + self.poller._skip
-        if ceiling - floor <= SCAN_PAGE_SIZE:
-            return floor
+        # Overshot: halve back (a page at the floor once the gap fits in one).
         return floor + (ceiling - floor) // (2 * SCAN_PAGE_SIZE) * SCAN_PAGE_SIZE
 
     def _unplaced_open(self, tracked: _Tracked) -> bool:
-        return self._open(tracked) and not tracked.exact
+        return self._open(tracked) and not tracked.exact and tracked.pos is not None
 
     def _bounds(self, tracked: _Tracked) -> tuple[int, int | None, bool]:
         """Where ``tracked`` can be, from its lower bound and this cycle's pages.
@@ -635,7 +629,7 @@ class _Plan:
         Returns the lowest offset it can have, the offset it must be above (or None),
         and whether a page showed it is not in the list at all.
         """
-        floor = max(0, tracked.pos + self.poller._shift)
+        floor = max(0, _place(tracked) + self.poller._shift)
         ceiling = self.end
         created = tracked.state.created_at
         for offset, page in self.pages:
@@ -648,10 +642,14 @@ class _Plan:
                 return floor, ceiling, True
         return floor, ceiling, False
 
-    def _unplace(self, tracked: _Tracked) -> None:
-        """Its remembered place was wrong (tasks were deleted?): forget it, read it directly."""
+    def _unplace(self, tracked: _Tracked, *, listed: bool = True) -> None:
+        """Its remembered place was wrong: forget it, read it directly this cycle.
+
+        With ``listed`` False, the list does not show it at all: no page is looked for
+        it again, unless one read for others shows it.
+        """
         tracked.exact = False
-        tracked.pos = -self.poller._shift
+        tracked.pos = -self.poller._shift if listed else None
         self.direct.add(tracked.state.id)
 
     def take(self, offset: int, page: Sequence[TaskState], request_id: str | None) -> None:
@@ -665,7 +663,7 @@ class _Plan:
                 continue
             tracked_here.append((offset + i, tracked, state))
             if tracked.exact:
-                shift = offset + i - tracked.pos
+                shift = offset + i - _place(tracked)
                 measured = shift if measured is None else max(measured, shift)
         if measured is not None:
             poller._shift = measured
@@ -673,7 +671,6 @@ class _Plan:
         for at, tracked, state in tracked_here:
             tracked.pos = at - poller._shift
             tracked.exact = True
-            tracked.unlisted = False
             was_due = self.pending.get(state.id) is tracked
             if poller._accept_listed(tracked, state, request_id):
                 refreshed += 1
@@ -700,7 +697,8 @@ class _Plan:
             side = _side(tracked.state.created_at, offset, page, SCAN_PAGE_SIZE)
             if side == _BELOW and not measured:
                 # More tasks were created above than known: every place moves down.
-                self.poller._shift = max(self.poller._shift, offset + len(page) - tracked.pos)
+                self.poller._shift = max(self.poller._shift,
+                                         offset + len(page) - _place(tracked))
             elif side == _BELOW:
                 # The page measured the shift, yet this one is further down: its own
                 # place was off. Keep the lower bound; read it directly this time.
@@ -710,8 +708,7 @@ class _Plan:
             elif side == _ABOVE:
                 self._unplace(tracked)
             else:
-                tracked.unlisted = True
-                self._unplace(tracked)
+                self._unplace(tracked, listed=False)
 
     def _searched(self, offset: int, page: Sequence[TaskState], *, followed: bool) -> None:
         """After a page that looked for an unplaced task: skip further, or stop skipping.
@@ -737,9 +734,15 @@ class _Plan:
             return
         shift = self.poller._shift
         for tracked in self.unplaced:
-            if not tracked.exact:
+            if not tracked.exact and tracked.pos is not None:
                 floor, _, _ = self._bounds(tracked)
                 tracked.pos = max(tracked.pos, floor - shift)
+
+
+def _place(tracked: _Tracked) -> int:
+    """The lower bound of a task the list shows (placed, or looked for)."""
+    assert tracked.pos is not None, "a task not in the list has no place"
+    return tracked.pos
 
 
 def _take(items: Iterable[_Tracked], n: int, keep: Callable[[_Tracked], bool]) -> list[_Tracked]:

@@ -76,8 +76,10 @@ class Service:
         self.fault: Callable[[float, str], HTTPResponse | None] = lambda now, target: None
         self.log: list[tuple[float, str]] = []
 
-    def add(self, task_id: str, *, created: float = 0.0, ends: float = 10_000.0) -> None:
-        self.tasks[task_id] = {"created": created, "ends": ends}
+    def add(self, task_id: str, *, created: float = 0.0, ends: float = 10_000.0,
+            frozen: bool = False) -> None:
+        """A task; ``frozen``: its counters stay 0 until it ends."""
+        self.tasks[task_id] = {"created": created, "ends": ends, "frozen": frozen}
         self.order.append(task_id)
 
     def delete(self, *task_ids: str) -> None:
@@ -95,6 +97,8 @@ class Service:
         task = self.tasks[task_id]
         done = now >= task["ends"]
         seconds = int(min(now, task["ends"]) - task["created"])
+        if task["frozen"] and not done:
+            seconds = 0
         return {
             "id": task_id,
             "created_at": (EPOCH + timedelta(seconds=task["created"])).isoformat(),
@@ -291,6 +295,81 @@ async def test_closing_the_client_ends_the_wait_even_during_an_outage() -> None:
         await asyncio.sleep(100)
     with pytest.raises(ClientStateError, match="closed while waiting"):
         await waiter
+    closed = asyncio.get_running_loop().time()
+    with pytest.raises(ClientStateError, match="^the client is closed$"):
+        await task.wait(poll_interval=5)  # refused at once, not at the first poll
+    assert asyncio.get_running_loop().time() == closed
+
+
+async def test_a_wait_that_times_out_during_an_outage_leaves_the_others_polling() -> None:
+    service = Service()
+    service.add("t0")
+    service.add("t1", ends=150.0)
+    service.outage(5.0, 100.0)
+    async with client_for(service) as client:
+        t0, t1 = [await handle(client, service, t) for t in ("t0", "t1")]
+        impatient = asyncio.ensure_future(t0.wait(poll_interval=5, timeout=10))
+        await t1.wait(poll_interval=5)
+        with pytest.raises(WaitTimeoutError):
+            await impatient
+    assert t1.status is TaskStatus.DONE
+    # 5: the list page fails (until 12); t0's wait ended at 10, so it is not read;
+    # t1's careful read fails (until 19); then t1's probes, 5, 10, 20, 40 s apart.
+    assert service.targets(5, 116) == ["list 0"] * 4 + ["get t1"] * 17
+    assert service.times(5, 116) == attempts(5, 12, 24, 41, 68) + [115.0]
+
+
+async def test_after_an_outage_and_an_idle_poller_the_next_wait_starts_afresh() -> None:
+    service = Service()
+    service.add("t0")
+    service.add("t1")
+    service.outage(5.0, 60.0)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("t0", "t1")]
+        with pytest.raises(WaitTimeoutError):
+            await client.discovery_tasks.wait_all(tasks, poll_interval=5, timeout=20)
+        assert client._poller._runner is None
+        await asyncio.sleep(100)
+        with pytest.raises(WaitTimeoutError):
+            await client.discovery_tasks.wait_all(tasks, poll_interval=5, timeout=6)
+    assert service.targets(100) == ["list 0"]  # not a probe first: no outage remembered
+
+
+async def test_an_outage_stops_the_direct_reads_at_the_first_failure() -> None:
+    service = Service()
+    names = [f"t{i:02}" for i in range(20)]
+    for name in names:
+        service.add(name)
+    service.hidden = set(names)  # read one by one, 8 at a time
+    service.outage(7.0, 100.0)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in names]
+        with pytest.raises(WaitTimeoutError):
+            await client.discovery_tasks.wait_all(tasks, poll_interval=5, timeout=30)
+    assert service.targets(5, 6) == ["list 0", *(f"get {t}" for t in names)]
+    # 10: the 8 reads in flight fail together (with their retries, until 17); the 12
+    # others are not started. 22: one probe.
+    assert sorted(service.targets(10, 18)) == sorted(f"get {t}" for t in names[:8] * 4)
+    assert service.times(18, 30) == attempts(22)
+
+
+async def test_nearly_due_tasks_are_read_with_the_due_ones() -> None:
+    service = Service()
+    service.add("t0")
+    service.add("t1")
+    service.hidden = {"t0", "t1"}
+    async with client_for(service) as client:
+        t0, t1 = [await handle(client, service, t) for t in ("t0", "t1")]
+        first = asyncio.ensure_future(t0.wait(poll_interval=10, timeout=25))
+        await asyncio.sleep(2)
+        with pytest.raises(WaitTimeoutError):
+            await t1.wait(poll_interval=10, timeout=23)
+        with pytest.raises(WaitTimeoutError):
+            await first
+    # t1 is due at 12: within a quarter interval of t0's 10, so read with it (the list,
+    # the first time, shows neither: from then on they are read directly).
+    assert list_reads(service, since=6) == [["list 0", "get t0", "get t1"],
+                                            ["get t0", "get t1"]]
 
 
 async def test_as_completed_gives_up_after_its_outage_bound(looptime: float) -> None:
@@ -626,6 +705,44 @@ async def test_a_stream_waits_for_status_reads_to_work_before_reading_pages_agai
     assert results_reads(service)[:7] == [0.0, 5.0, *attempts(10), 120.0]
 
 
+async def test_a_stream_reads_the_pages_again_after_a_failure_though_nothing_moved() -> None:
+    service = Service()
+    service.add("t1", ends=60.0, frozen=True)  # its counters stay still until it ends
+    service.hidden = {"t1"}
+    service.fault = results_of(service, "t1", broken=lambda now: (
+        GATEWAY_PAGE if now < 12 else None))
+    async with client_for(service) as client:
+        task = await handle(client, service, "t1")
+        times = []
+        async for _ in task.stream(poll_interval=5):
+            times.append(asyncio.get_running_loop().time())
+    # The first read fails (until 7); after the next status read (12), the pages are
+    # read again, though the task shows no progress.
+    assert results_reads(service)[:5] == [*attempts(0), 12.0]
+    assert times[0] == 12
+
+
+async def test_a_stream_that_sees_the_finish_mid_read_reads_once_more_at_once() -> None:
+    service = Service()
+    service.add("t1", ends=7.5)
+    service.hidden = {"t1"}
+    service.fault = results_of(service, "t1", per_second=8)
+
+    async def slow_pages(request: HTTPRequest) -> HTTPResponse:
+        if "/results" in request.url:
+            await asyncio.sleep(1)  # one second a page: the task ends during a read
+        return service(request)
+
+    async with AsyncExtruct(API_KEY, BASE_URL, retry=EXACT_RETRIES, rate_limit=None,
+                            transport=MockTransport(slow_pages)) as client:
+        task = await handle(client, service, "t1")
+        rows = [row.id async for row in task.stream(poll_interval=5)]
+    assert rows == [f"r{n}" for n in range(60)]
+    # The read begun at 6 (two pages: answered at 7 and 8) sees the task done at 8:
+    # read again at once (9, 10), not after the next status read.
+    assert results_reads(service) == [1.0, 7.0, 8.0, 9.0, 10.0]
+
+
 async def test_a_fatal_result_page_ends_the_stream() -> None:
     service = Service()
     service.add("t1", ends=200.0)
@@ -858,11 +975,11 @@ async def test_pages_of_followed_tasks_not_yet_due_are_read_on_the_way() -> None
     service = Service()
     for i in range(100):
         service.add(f"a{i}", created=-200.0)  # older: lower in the list
-    for i in range(100):
-        service.add(f"b{i}", created=-100.0)  # newer: the top page
+    for i in range(250):
+        service.add(f"b{i}", created=-100.0)  # newer: the top pages
     async with client_for(service) as client:
         older = [await handle(client, service, f"a{i}") for i in range(100)]
-        newer = [await handle(client, service, f"b{i}") for i in range(100)]
+        newer = [await handle(client, service, f"b{i}") for i in range(250)]
         first = asyncio.ensure_future(client.discovery_tasks.wait_all(older, poll_interval=5))
         await asyncio.sleep(3)
         second = asyncio.ensure_future(client.discovery_tasks.wait_all(newer, poll_interval=5))
@@ -871,8 +988,114 @@ async def test_pages_of_followed_tasks_not_yet_due_are_read_on_the_way() -> None
             waiting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await waiting
-    # At 5 only the older ones are due, under a page of the newer ones (due at 8): that
-    # page refreshes 100 followed tasks, so it is read, not skipped, and the next one
-    # holds the due ones. Both groups are on one schedule from then on.
-    assert list_reads(service) == [["list 0", "list 100"], ["list 0", "list 100"],
-                                   ["list 0", "list 100"]]
+    # At 5 only the older ones are due, under pages of the newer ones (due at 8): each
+    # of those refreshes 100 followed tasks, so none is a miss or skipped, and the
+    # pages go on to the due ones. Both groups are on one schedule from then on.
+    pages = ["list 0", "list 100", "list 200", "list 300"]
+    assert list_reads(service) == [pages, pages, pages]
+
+
+async def test_a_remembered_place_the_list_contradicts_is_forgotten() -> None:
+    service = Service()
+    for task_id in ("f0", "f1"):
+        service.add(task_id, created=-500.0)
+    for i in range(150):
+        service.add(f"other {i}", created=-499.0 + i)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("f0", "f1")]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(7)
+        service.delete(*(f"other {i}" for i in range(100)))  # ours move up from 150 to 50
+        await asyncio.sleep(14)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    assert list_reads(service) == [
+        ["list 0", "list 200", "get f0", "get f1"],  # 5: below 100 (200 is past the end)
+        ["list 100", "get f0", "get f1"],  # 10: the list ends at 52, above 100: forgotten
+        ["list 0"],  # 15: looked for from the top: at 50
+        ["list 50"],  # 20
+    ]
+
+
+async def test_an_overshot_search_halves_back() -> None:
+    service = Service()
+    names = [f"f{i:02}" for i in range(40)]
+    for name in names:
+        service.add(name, created=-5000.0)
+    for i in range(1250):
+        service.add(f"other {i}", created=-4000.0 + i)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in names]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(26)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    direct = [f"get {t}" for t in names]
+    # Skipping 100, 200, 400, 800 further each time; at 1900 past them (at 1250), so
+    # back half way to 1500, still past. Then on from 1100 (1300: past them again),
+    # found at 1200.
+    assert list_reads(service) == [
+        ["list 0", "list 200", *direct],
+        ["list 500", "list 1000", *direct],
+        ["list 1900", "list 1500", *direct],
+        ["list 1100", "list 1300", *direct],
+        ["list 1200"],
+    ]
+
+
+async def test_a_task_inserted_between_followed_ones_moves_only_those_below() -> None:
+    service = Service()
+    for task_id in ("b0", "b1"):
+        service.add(task_id, created=-300.0)
+    late = [f"late {i}" for i in range(150)]
+    for name in late:
+        service.add(name, created=-200.0)
+    for task_id in ("a0", "a1"):
+        service.add(task_id, created=-100.0)
+    service.hidden = set(late)  # listed only from 12 on (a lagging list catching up)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("a0", "a1", "b0", "b1")]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(12)
+        service.hidden = set()
+        await asyncio.sleep(14)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    assert list_reads(service) == [
+        ["list 0"],  # 5: all four at 0..3
+        ["list 0"],  # 10
+        ["list 0", "get b0", "get b1"],  # 15: a's in place; b's further down: read them
+        ["list 0", "list 100"],  # 20: b's looked for from 100: at 152
+        ["list 0", "list 152"],  # 25
+    ]
+
+
+async def test_a_placed_task_that_leaves_the_list_is_read_directly_from_then_on() -> None:
+    service = Service()
+    for i in range(300):
+        service.add(f"other {i}", created=i - 300.0)
+        if i == 149:
+            service.add("g0", created=-150.5)
+            service.add("g1", created=-150.5)
+            service.add("f0", created=-150.2, ends=14.0)
+            service.add("f1", created=-150.2, ends=14.0)
+    async with client_for(service) as client:
+        tasks = [await handle(client, service, t) for t in ("f0", "f1", "g0", "g1")]
+        waiting = asyncio.ensure_future(client.discovery_tasks.wait_all(tasks, poll_interval=5))
+        await asyncio.sleep(12)
+        service.hidden = {"g0", "g1"}  # still readable, no longer listed
+        await asyncio.sleep(14)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    direct = ["get g0", "get g1"]
+    assert list_reads(service) == [
+        ["list 0", "list 200", "get f0", "get f1", *direct],  # 5: below 100, above 200
+        ["list 100"],  # 10: at 150..153
+        ["list 150", *direct],  # 15: f's (done); g's place (under f's), not g's: unlisted
+        direct,  # 20: read directly, never looked for again
+        direct,  # 25
+    ]
