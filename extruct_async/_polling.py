@@ -621,7 +621,7 @@ class _Plan:
         return floor + (ceiling - floor) // (2 * SCAN_PAGE_SIZE) * SCAN_PAGE_SIZE
 
     def _unplaced_open(self, tracked: _Tracked) -> bool:
-        return self._open(tracked) and not tracked.exact and tracked.pos is not None
+        return self._open(tracked) and not tracked.exact
 
     def _bounds(self, tracked: _Tracked) -> tuple[int, int | None, bool]:
         """Where ``tracked`` can be, from its lower bound and this cycle's pages.
@@ -729,12 +729,12 @@ class _Plan:
             poller._skip = 0  # overshot, not listed, or among followed tasks: go closer
 
     def remember(self) -> None:
-        """Keep what the pages taught about unplaced tasks' places, for the next cycle."""
+        """Keep what the pages taught about the places of tasks they did not show."""
         if not self.pages:
             return
         shift = self.poller._shift
-        for tracked in self.unplaced:
-            if not tracked.exact and tracked.pos is not None:
+        for tracked in self.pending.values():
+            if tracked.pos is not None:
                 floor, _, _ = self._bounds(tracked)
                 tracked.pos = max(tracked.pos, floor - shift)
 

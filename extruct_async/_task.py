@@ -283,8 +283,9 @@ class DiscoveryTask:
         async with schedule.follow(self) as follow:
             while True:
                 state = self._state
-                read = state.finished or state.progress != scanned or failing_since is not None
-                # After a failed read, wait for a status read that works before the next.
+                # A failed read leaves ``scanned`` behind, so the pages are read again; but
+                # only once a status read works again.
+                read = state.finished or state.progress != scanned
                 if read and not (failing_since is not None and self._poll_failure is not None):
                     try:
                         async with contextlib.aclosing(self.pages(limit=size)) as pages:
