@@ -574,6 +574,11 @@ class _Plan:
         self.target: _Tracked | None = None  # the unplaced task the last page looked for
 
     def _open(self, tracked: _Tracked) -> bool:
+        """Still to refresh this cycle, and not given up to a direct read.
+
+        A task found on a page leaves ``pending``; one whose place turned out wrong
+        goes to ``direct``: so an open task is as placed (or not) as it was at the start.
+        """
         task_id = tracked.state.id
         return self.pending.get(task_id) is tracked and task_id not in self.direct
 
@@ -586,7 +591,7 @@ class _Plan:
         # Placed tasks: a page at the highest one, if it would hold two due tasks.
         while self.first_placed < len(self.placed):
             first = self.placed[self.first_placed]
-            if not (self._open(first) and first.exact):
+            if not self._open(first):
                 self.first_placed += 1
                 continue
             start = max(0, _place(first) + shift)
@@ -596,15 +601,14 @@ class _Plan:
                 continue
             stop = bisect.bisect_left(self.placed_pos, start + SCAN_PAGE_SIZE - shift)
             inside = self.placed[self.first_placed:stop]
-            if sum(1 for t in inside if self._open(t) and t.exact) >= 2:
+            if sum(1 for t in inside if self._open(t)) >= 2:
                 return start
             self.direct.add(first.state.id)  # alone in its window: one direct read is cheaper
             self.first_placed += 1
         # Unplaced tasks: look for the newest one.
-        while self.unplaced and not (self._open(self.unplaced[0])
-                                     and not self.unplaced[0].exact):
+        while self.unplaced and not self._open(self.unplaced[0]):
             self.unplaced.popleft()
-        if sum(1 for t in _take(self.unplaced, 2, self._unplaced_open)) < 2:
+        if len(_take(self.unplaced, 2, self._open)) < 2:
             return None
         target = self.unplaced[0]
         floor, ceiling, gone = self._bounds(target)
@@ -619,9 +623,6 @@ class _Plan:
             return floor + self.poller._skip
         # Overshot: halve back (a page at the floor once the gap fits in one).
         return floor + (ceiling - floor) // (2 * SCAN_PAGE_SIZE) * SCAN_PAGE_SIZE
-
-    def _unplaced_open(self, tracked: _Tracked) -> bool:
-        return self._open(tracked) and not tracked.exact
 
     def _bounds(self, tracked: _Tracked) -> tuple[int, int | None, bool]:
         """Where ``tracked`` can be, from its lower bound and this cycle's pages.
@@ -692,7 +693,7 @@ class _Plan:
         low = bisect.bisect_left(self.placed_pos, offset - shift)
         high = bisect.bisect_left(self.placed_pos, offset + len(page) - shift)
         for tracked in self.placed[low:high]:
-            if not (self._open(tracked) and tracked.exact):
+            if not self._open(tracked):
                 continue
             side = _side(tracked.state.created_at, offset, page, SCAN_PAGE_SIZE)
             if side == _BELOW and not measured:
@@ -719,8 +720,8 @@ class _Plan:
         target, poller = self.target, self.poller
         if target is None:
             return
-        if not self._open(target) or target.exact:
-            poller._skip = 0  # found
+        if not self._open(target):
+            poller._skip = 0  # found (or given up to a direct read)
             return
         below = _side(target.state.created_at, offset, page, SCAN_PAGE_SIZE) == _BELOW
         if below and not followed:
