@@ -111,7 +111,8 @@ async def fanout_part(*, url: str, api_key: str, store: str, n: int, first: int,
             finished += task.finished
         return {"start": started, "created": created, "end": time.time(),
                 "cpu": time.process_time() - cpu, "finished": finished,
-                "poller_requests": dict(client._poller.requests)}
+                "poller_requests": dict(client._poller.requests),
+                "followed": [task.id for task in tasks]}
 
 
 def _fanout_sample(settings: Settings, simulator: SimulatorProcess, store: str, n: int,
@@ -135,7 +136,10 @@ def _fanout_sample(settings: Settings, simulator: SimulatorProcess, store: str, 
         "create_phase": max(p["created"] for p in parts) - min(p["start"] for p in parts),
         "cpu": sum(p["cpu"] for p in parts),
         "finished": sum(p["finished"] for p in parts),
-        "poller_requests": {},
+        "poller_requests": {kind: sum(p["poller_requests"][kind] for p in parts)
+                            for kind in parts[0]["poller_requests"]},
+        "followed": [task for p in parts for task in p["followed"]],
+        "others_created": 0,
     }
     return _fanout._sample(n, fan, combined, simulator.truth(tasks=True))
 

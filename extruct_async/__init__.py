@@ -41,6 +41,7 @@ if _typing.TYPE_CHECKING:
     )
     from ._export import to_dataframe, to_records
     from ._models import CompanyResult, Criterion, DataSource, Score, Table, TaskState, TaskStatus
+    from ._polling import PollFailure
     from ._retry import RetryPolicy
     from ._store import Store
     from ._task import DiscoveryTask
@@ -74,6 +75,7 @@ _LAZY = {
     "NotFoundError": "._errors",
     "PaymentRequiredError": "._errors",
     "PermissionDeniedError": "._errors",
+    "PollFailure": "._polling",
     "RateLimitError": "._errors",
     "RetryPolicy": "._retry",
     "Score": "._models",
@@ -135,6 +137,7 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "PollFailure",
     "RateLimitError",
     "RetryPolicy",
     "Score",

@@ -31,11 +31,11 @@ from ._gate import Gate, SharedGate
 from ._models import Criterion, DataSource, Table, TaskState, TaskStatus
 from ._pagination import walk
 from ._pipeline import Pipeline
-from ._polling import Poller
+from ._polling import Listening, Poller
 from ._protocol import Reply, Request, create_request
 from ._retry import RetryPolicy
 from ._store import STORE_ENV, MemoryStore, Scope, Store, namespace_for, open_store
-from ._task import DEFAULT_POLL_INTERVAL, DiscoveryTask, _Schedule
+from ._task import DEFAULT_MAX_OUTAGE, DEFAULT_POLL_INTERVAL, DiscoveryTask, _Schedule
 from ._transport import (
     DEFAULT_MAX_RESPONSE_SIZE,
     USER_AGENT,
@@ -329,13 +329,21 @@ class DiscoveryTasks:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float | None = None,
         raise_on_failure: bool = False,
+        max_outage: float | None = DEFAULT_MAX_OUTAGE,
     ) -> AsyncGenerator[DiscoveryTask, None]:
         """Yield each task as it finishes, in the order they finish.
 
         Finished has :meth:`DiscoveryTask.wait`'s meaning. Tasks already finished
         come first, in the order given. All tasks share the client's one polling
         schedule, so following a thousand costs about as many status requests as
-        following a few (the list endpoint reads many at once).
+        following a few (the list endpoint reads many at once). Tasks are polled only
+        while the loop waits for the next one; close the generator if you leave early
+        (``contextlib.aclosing``).
+
+        Transient failures of status reads (5xx, 429, lost connections, timeouts) do
+        not end the iteration: polling backs off and goes on, and each unfinished
+        handle's ``poll_failure`` says what is failing. A fatal failure ends it, as
+        for :meth:`DiscoveryTask.wait`.
 
         Args:
             tasks: the handles to follow (each is updated as it is polled).
@@ -344,13 +352,16 @@ class DiscoveryTasks:
             max_poll_interval: if set, the interval grows 1.5x per read up to this.
             raise_on_failure: raise :class:`TaskFailedError` when a task fails,
                 instead of yielding it with status ``failed``.
+            max_outage: seconds a task's status reads may keep failing before the
+                iteration gives up with the last error; None never gives up.
 
         Raises:
             WaitTimeoutError: ``timeout`` passed; ``tasks`` holds the unfinished.
             TaskFailedError: a task failed and ``raise_on_failure`` is set.
+            APIError: a fatal failure, or transient ones for ``max_outage``.
         """
         handles = _handles(tasks)
-        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout)
+        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout, max_outage)
         pending: dict[int, DiscoveryTask] = {}
         for handle in handles:
             if handle.finished:
@@ -358,9 +369,13 @@ class DiscoveryTasks:
             else:
                 pending.setdefault(id(handle), handle)
         updates: asyncio.Queue[tuple[DiscoveryTask, BaseException | None]] = asyncio.Queue()
+        # One flag for all: polled only while this loop waits, not while the caller
+        # holds a yielded task (or has left the loop without closing it).
+        listening = Listening()
         subscriptions = {
             key: self._poller.subscribe(
                 handle, interval=schedule.interval, max_interval=schedule.ceiling,
+                max_outage=schedule.max_outage, group=listening,
                 notify=lambda task, error: updates.put_nowait((task, error)),
             )
             for key, handle in pending.items()
@@ -371,10 +386,15 @@ class DiscoveryTasks:
                 try:
                     if remaining is not None and remaining <= 0:
                         raise asyncio.TimeoutError
+                    if updates.empty():
+                        listening.now = True
+                        self._poller.wake()
                     handle, error = await asyncio.wait_for(updates.get(), remaining)
                 except asyncio.TimeoutError:
                     raise WaitTimeoutError(builtins.list(pending.values()),
                                            schedule.timeout or 0.0) from None
+                finally:
+                    listening.now = False
                 if error is not None:
                     raise error
                 if id(handle) in pending and handle.finished:
@@ -393,6 +413,7 @@ class DiscoveryTasks:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float | None = None,
         raise_on_failure: bool = False,
+        max_outage: float | None = DEFAULT_MAX_OUTAGE,
     ) -> builtins.list[DiscoveryTask]:
         """Wait until every task is finished; return them in the order given.
 
@@ -402,6 +423,7 @@ class DiscoveryTasks:
         finished = self.as_completed(
             handles, timeout=timeout, poll_interval=poll_interval,
             max_poll_interval=max_poll_interval, raise_on_failure=raise_on_failure,
+            max_outage=max_outage,
         )
         async with contextlib.aclosing(finished):
             async for _ in finished:

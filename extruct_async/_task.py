@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from . import _arguments as check
 from ._checkpoint import Checkpoint
-from ._errors import TaskFailedError, WaitTimeoutError
+from ._errors import APIError, TaskFailedError, WaitTimeoutError
 from ._models import CompanyResult, Criterion, DataSource, TaskState, TaskStatus
 from ._pagination import walk
+from ._polling import DEFAULT_MAX_OUTAGE, PollFailure, is_transient
 
 if TYPE_CHECKING:
     from ._endpoints import Endpoints
     from ._polling import Poller, Subscription
 
-__all__ = ["DEFAULT_POLL_INTERVAL", "DiscoveryTask", "ProgressCallback"]
+__all__ = ["DEFAULT_MAX_OUTAGE", "DEFAULT_POLL_INTERVAL", "DiscoveryTask", "ProgressCallback"]
 
 #: Seconds between status reads: tasks take minutes, and the vendor's own tools poll
 #: every 5-10 s.
@@ -58,25 +59,32 @@ class DiscoveryTask:
     Get handles from ``client.discovery_tasks``; don't build them yourself.
     """
 
-    id = _Latest[str]()
-    created_at = _Latest[datetime]()
-    status = _Latest[TaskStatus | str]()
-    query = _Latest[str]()
-    desired_num_results = _Latest[int]()
-    is_exhausted = _Latest[bool]()
-    num_results_discovered = _Latest[int]()
-    num_results_enriched = _Latest[int]()
-    num_results_evaluated = _Latest[int]()
-    num_results = _Latest[int]()
-    table_id = _Latest[str | None]()
-    auto_data_sources = _Latest[bool]()
-    data_sources = _Latest[tuple[DataSource | str, ...] | None]()
-    criteria = _Latest[tuple[Criterion, ...] | None]()
-    exclude_domains = _Latest[tuple[str, ...] | None]()
-    finished = _Latest[bool]()
-    evaluation_caught_up = _Latest[bool]()
+    id: _Latest[str] = _Latest()
+    created_at: _Latest[datetime] = _Latest()
+    status: _Latest[TaskStatus | str] = _Latest()
+    query: _Latest[str] = _Latest()
+    desired_num_results: _Latest[int] = _Latest()
+    is_exhausted: _Latest[bool] = _Latest()
+    num_results_discovered: _Latest[int] = _Latest()
+    num_results_enriched: _Latest[int] = _Latest()
+    num_results_evaluated: _Latest[int] = _Latest()
+    num_results: _Latest[int] = _Latest()
+    table_id: _Latest[str | None] = _Latest()
+    auto_data_sources: _Latest[bool] = _Latest()
+    data_sources: _Latest[tuple[DataSource | str, ...] | None] = _Latest()
+    criteria: _Latest[tuple[Criterion, ...] | None] = _Latest()
+    exclude_domains: _Latest[tuple[str, ...] | None] = _Latest()
+    finished: _Latest[bool] = _Latest()
+    evaluation_caught_up: _Latest[bool] = _Latest()
 
-    __slots__ = ("__weakref__", "_endpoints", "_poller", "_state", "last_request_id")
+    __slots__ = (
+        "__weakref__",
+        "_endpoints",
+        "_poll_failure",
+        "_poller",
+        "_state",
+        "last_request_id",
+    )
 
     def __init__(
         self,
@@ -89,6 +97,7 @@ class DiscoveryTask:
         self._state = state
         self._endpoints = endpoints
         self._poller = poller
+        self._poll_failure: PollFailure | None = None
         #: The ``x-request-id`` of the answer that brought the latest state (None if
         #: the service sent none): quote it to Extruct's support.
         self.last_request_id = request_id
@@ -106,9 +115,22 @@ class DiscoveryTask:
         """The latest state seen, as an immutable snapshot."""
         return self._state
 
+    @property
+    def poll_failure(self) -> PollFailure | None:
+        """Why status reads of this task are failing right now, or None if they work.
+
+        Set while the service answers polls with transient errors (5xx, 429, lost
+        connections, timeouts): waiting goes on, backing off, until a read works
+        again (then it is None) or ``max_outage`` passes. ``wait(on_progress=...)`` and
+        :meth:`watch` report each change of it, so a caller can show "service
+        unavailable, retrying" instead of seeming to hang.
+        """
+        return self._poll_failure
+
     def _update(self, state: TaskState, request_id: str | None = None) -> None:
         self._state = state
         self.last_request_id = request_id
+        self._poll_failure = None
 
     async def refresh(self) -> DiscoveryTask:
         """Fetch the task's current state from the service; return this handle."""
@@ -123,6 +145,7 @@ class DiscoveryTask:
         max_poll_interval: float | None = None,
         timeout: float | None = None,
         on_progress: ProgressCallback | None = None,
+        max_outage: float | None = DEFAULT_MAX_OUTAGE,
     ) -> DiscoveryTask:
         """Poll until the task is finished; return this handle, updated.
 
@@ -130,26 +153,40 @@ class DiscoveryTask:
         ``is_exhausted`` (even with evaluation caught up) can still add rows, so waiting
         goes on (see :attr:`TaskState.finished`).
 
+        A status read that fails with a transient error (5xx, 429, a lost connection,
+        a timeout; after the request's own retries) does not end the wait: polling
+        goes on, backing off, and :attr:`poll_failure` says what is failing. Only a
+        fatal error ends it at once: 401/403, 404, another 4xx, an answer that cannot
+        be used, or the client being closed.
+
         Args:
             poll_interval: seconds between status reads.
             max_poll_interval: if set, the interval grows 1.5x per read up to this.
             timeout: seconds to wait in all; None waits as long as it takes.
             on_progress: called with this handle (sync or async) first with the
-                current state, then each time the status or a counter changes.
+                current state, then each time the status or a counter changes, each
+                time a status read fails, and once when reads work again.
+            max_outage: seconds status reads may keep failing (transiently) before
+                the wait gives up with the last error; None never gives up, 0 gives
+                up at the first failed read.
 
         Raises:
             TaskFailedError: the task ended with status ``failed``.
             WaitTimeoutError: ``timeout`` passed first; the task keeps running.
+            AuthenticationError: the API key was refused (401, 403).
+            NotFoundError: the task is gone (404).
+            APIError: another fatal failure, or transient ones for ``max_outage``.
+            ClientStateError: the client was closed while waiting.
         """
         # watch()'s loop, written out: thousands of tasks can wait at once, and the
         # async generator with its aclosing() and asend() objects costs ~1 KB a waiter.
-        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout)
+        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout, max_outage)
         seen: tuple[object, ...] | None = None
         async with schedule.follow(self) as follow:
             while True:
                 state = self._state
-                if on_progress is not None and state.progress != seen:
-                    seen = state.progress
+                if on_progress is not None and (state.progress, self._poll_failure) != seen:
+                    seen = (state.progress, self._poll_failure)
                     outcome = on_progress(self)
                     if inspect.isawaitable(outcome):
                         await outcome
@@ -166,24 +203,31 @@ class DiscoveryTask:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float | None = None,
         timeout: float | None = None,
+        max_outage: float | None = DEFAULT_MAX_OUTAGE,
     ) -> AsyncGenerator[TaskState, None]:
         """Yield the task's state now, then each time its status or a counter changes.
 
         Ends after yielding a finished state (see :meth:`wait`); a ``failed`` task
         is yielded, not raised. For progress bars, server-sent events and logs.
-        Polling is shared: however many coroutines watch or wait, the client reads
-        each task's status on one schedule. Arguments as for :meth:`wait`.
+        While status reads fail, the latest state is yielded again after each failed
+        read, and once more when reads work again: check :attr:`poll_failure` then
+        (e.g. to show "service unavailable, retrying"). Polling is shared: however
+        many coroutines watch or wait, the client reads each task's status on one
+        schedule, and only while somebody is waiting for the next state: a generator
+        left suspended costs nothing, but close it (``contextlib.aclosing``) to let
+        go of it at once. Arguments and failures as for :meth:`wait`.
 
         Raises:
             WaitTimeoutError: ``timeout`` passed before the task finished.
+            APIError: as for :meth:`wait`.
         """
-        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout)
+        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout, max_outage)
         seen: tuple[object, ...] | None = None
         async with schedule.follow(self) as follow:
             while True:
                 state = self._state
-                if state.progress != seen:
-                    seen = state.progress
+                if (state.progress, self._poll_failure) != seen:
+                    seen = (state.progress, self._poll_failure)
                     yield state
                 if state.finished:
                     return
@@ -196,6 +240,7 @@ class DiscoveryTask:
         max_poll_interval: float | None = None,
         page_size: int = 50,
         consumer: str | None = None,
+        max_outage: float | None = DEFAULT_MAX_OUTAGE,
     ) -> AsyncGenerator[CompanyResult, None]:
         """Yield every result row exactly once, as soon as it is readable.
 
@@ -204,7 +249,22 @@ class DiscoveryTask:
         makes progress every page is read again and only rows not yet seen are
         yielded; after the task finishes, one last full read (started after the
         finish) catches every straggler. Memory grows with the number of rows (their
-        ids), nothing else. Leaving the loop or cancelling stops all requests.
+        ids), nothing else.
+
+        Close the generator when you leave the loop early, so that it lets go of the
+        task at once::
+
+            async with contextlib.aclosing(task.stream()) as rows:
+                async for row in rows:
+                    ...
+
+        A generator left suspended (kept in a variable after ``break``) sends no
+        request while nobody iterates it; closing it, cancelling, or letting it be
+        garbage-collected ends its part in polling.
+
+        A transient failure, of a status read or of a results page, does not end the
+        stream: the pages are read again after the next status read that works, and
+        no row is yielded twice. What ends it is as for :meth:`wait`.
 
         Args:
             poll_interval: seconds between status reads while the task runs.
@@ -214,25 +274,47 @@ class DiscoveryTask:
                 so that a restarted stream of this task and name yields only the rows
                 not taken yet: at least once, at most the row in hand again (a row is
                 taken when the next one is asked for; see ``_checkpoint``).
+            max_outage: seconds reads may keep failing before the stream gives up
+                with the last error (see :meth:`wait`).
+
+        Raises:
+            APIError: a fatal failure, or transient ones for ``max_outage``.
         """
-        schedule = _Schedule.check(poll_interval, max_poll_interval, None)
+        schedule = _Schedule.check(poll_interval, max_poll_interval, None, max_outage)
         size = check.integer("page_size", page_size, low=1)
+        loop = asyncio.get_running_loop()
         checkpoint = await Checkpoint.open(self, consumer)
         seen: set[str] = set() if checkpoint is None else checkpoint.taken
         scanned: tuple[object, ...] | None = None
+        failing_since: float | None = None  # when reading the pages began to fail
         async with schedule.follow(self) as follow:
             while True:
                 state = self._state
-                if state.finished or state.progress != scanned:
+                # A failed read leaves ``scanned`` behind, so the pages are read again; but
+                # only once a status read works again.
+                read = state.finished or state.progress != scanned
+                if read and not (failing_since is not None and self._poll_failure is not None):
+                    try:
+                        async with contextlib.aclosing(self.pages(limit=size)) as pages:
+                            async for page in pages:
+                                for row in page:
+                                    if row.id not in seen:
+                                        seen.add(row.id)
+                                        yield row
+                                        if checkpoint is not None:  # asked for the next: taken
+                                            await checkpoint.record(row.id)
+                    except APIError as exc:
+                        now = loop.time()
+                        failing_since = now if failing_since is None else failing_since
+                        bound = schedule.max_outage
+                        if not is_transient(exc) or (
+                            bound is not None and now - failing_since >= bound
+                        ):
+                            raise
+                        await follow.next_update()
+                        continue
+                    failing_since = None
                     scanned = state.progress
-                    async with contextlib.aclosing(self.pages(limit=size)) as pages:
-                        async for page in pages:
-                            for row in page:
-                                if row.id not in seen:
-                                    seen.add(row.id)
-                                    yield row
-                                    if checkpoint is not None:  # asked for the next: taken
-                                        await checkpoint.record(row.id)
                     if state.finished:
                         return  # this read began after the finish: nothing can be missing
                     if self._state.finished:
@@ -290,23 +372,28 @@ class DiscoveryTask:
 class _Schedule:
     """A waiter's polling options, checked, and its deadline on the loop clock."""
 
-    def __init__(self, interval: float, ceiling: float, timeout: float | None) -> None:
+    def __init__(self, interval: float, ceiling: float, timeout: float | None,
+                 max_outage: float | None) -> None:
         self.interval = interval
         self.ceiling = ceiling
         self.timeout = timeout
+        self.max_outage = max_outage
         loop = asyncio.get_running_loop()
         self.deadline = None if timeout is None else loop.time() + timeout
 
     @classmethod
     def check(
-        cls, poll_interval: object, max_poll_interval: object, timeout: object
+        cls, poll_interval: object, max_poll_interval: object, timeout: object,
+        max_outage: object = DEFAULT_MAX_OUTAGE,
     ) -> _Schedule:
         interval = check.number("poll_interval", poll_interval)
         ceiling = interval
         if max_poll_interval is not None:
             ceiling = max(interval, check.number("max_poll_interval", max_poll_interval))
         limit = None if timeout is None else check.number("timeout", timeout, positive=False)
-        return cls(interval, ceiling, limit)
+        outage = (None if max_outage is None
+                  else check.number("max_outage", max_outage, positive=False))
+        return cls(interval, ceiling, limit, outage)
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -336,11 +423,17 @@ class _Follow:
             await self._subscription.aclose()
 
     async def next_update(self) -> None:
-        """Wait for the task's next refresh, or raise when the deadline passes."""
+        """Wait for the task's next refresh or failed read; raise when the wait must end.
+
+        Raises:
+            WaitTimeoutError: the deadline passed.
+            ExtructError: the failure that ends the wait (see ``_polling``).
+        """
         schedule, task = self._schedule, self._task
         if self._subscription is None:
             self._subscription = task._poller.subscribe(
-                task, interval=schedule.interval, max_interval=schedule.ceiling
+                task, interval=schedule.interval, max_interval=schedule.ceiling,
+                max_outage=schedule.max_outage,
             )
         remaining = schedule.remaining()
         if remaining is None:

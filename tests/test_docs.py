@@ -29,7 +29,6 @@ import json
 import re
 import shlex
 import textwrap
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -196,8 +195,40 @@ async def csv_written(namespace: dict[str, Any], fake: FakeExtructServer) -> Non
 
 
 async def imports(namespace: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
-    exec("import asyncio, json\nfrom aiohttp import web\nfrom extruct_async import AsyncExtruct",
-         namespace)
+    exec("import asyncio, contextlib, json\nfrom aiohttp import web\n"
+         "from extruct_async import AsyncExtruct", namespace)
+
+
+async def running_task(namespace: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
+    """``task`` just created, ``show`` collecting what the fragment shows."""
+    await imports(namespace, stack)
+    client = await stack.enter_async_context(AsyncExtruct())
+    namespace["task"] = await client.discovery_tasks.create("fleet telematics software",
+                                                            desired_num_results=10)
+    namespace["shown"] = shown = []
+    namespace["show"] = shown.append
+
+
+async def shown_to_the_end(namespace: dict[str, Any], fake: FakeExtructServer) -> None:
+    state = fake.task_state(namespace["task"].id)
+    assert namespace["shown"][-1] == f"done: {state['num_results']} results"
+
+
+async def a_finished_task(namespace: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
+    await imports(namespace, stack)
+    await finished_task(namespace, stack)
+
+
+async def created_tasks(namespace: dict[str, Any], stack: contextlib.AsyncExitStack) -> None:
+    """``client`` and three ``tasks`` just created."""
+    await imports(namespace, stack)
+    namespace["client"] = client = await stack.enter_async_context(AsyncExtruct())
+    namespace["tasks"] = await client.discovery_tasks.create_many(
+        [{"query": query, "desired_num_results": 10} for query in QUERIES])
+
+
+async def every_task_finished(namespace: dict[str, Any], fake: FakeExtructServer) -> None:
+    assert [t.status for t in namespace["tasks"]] == ["done"] * len(QUERIES)
 
 
 QUERIES = ["freight forwarding software", "customs brokerage platforms", "port logistics"]
@@ -224,9 +255,7 @@ async def handler_streamed_to_done(
 ) -> None:
     async with AsyncExtruct() as client:
         app = web.Application()
-        with warnings.catch_warnings():  # the fragment reads a plain string key
-            warnings.simplefilter("ignore", web.NotAppKeyWarning)
-            app["extruct"] = client
+        app[namespace["CLIENT"]] = client  # the fragment's own key
         app.router.add_get("/search", namespace["search"])
         async with TestClient(TestServer(app)) as http:
             answer = await http.get("/search", params={"q": "freight forwarding software"})
@@ -247,6 +276,13 @@ HARNESS = {
     ("README.md", "# A web handler (aiohttp.web) that starts a search and reports progress "
                   "as server-sent events."):
         Harness(setup=imports, check=handler_streamed_to_done),
+    ("README.md", "async with contextlib.aclosing(task.watch()) as states:"):
+        Harness(setup=running_task, check=shown_to_the_end),
+    ("README.md", "async with contextlib.aclosing(task.stream()) as rows:   # closed even if you "
+                  "break out"):
+        Harness(setup=a_finished_task),
+    ("README.md", "finished = client.discovery_tasks.as_completed(tasks)"):
+        Harness(setup=created_tasks, check=every_task_finished),
 }
 
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from extruct_async import (
+    AiohttpTransport,
     AsyncExtruct,
     CreateManyError,
     DiscoveryTask,
+    HTTPRequest,
+    HTTPResponse,
     InvalidRequestError,
     PaymentRequiredError,
     TaskFailedError,
@@ -32,7 +36,11 @@ QUERY = "vertical SaaS companies serving freight forwarding"
 
 
 def fake(**options: Any) -> FakeExtructServer:
-    return FakeExtructServer(api_key=API_KEY, seed=11, seconds_per_result=1.0, **options)
+    # No qualification lag: these tests count poll cycles against each task's known end
+    # (the lag is covered by test_completion).
+    return FakeExtructServer(
+        api_key=API_KEY, **{"seed": 11, "seconds_per_result": 1.0, "qualification_steps": 0,
+                            **options})
 
 
 def client_for(server: FakeExtructServer, **options: Any) -> AsyncExtruct:
@@ -151,6 +159,8 @@ async def test_bad_arguments_are_rejected_before_polling() -> None:
         task = await client.discovery_tasks.create(QUERY)
         with pytest.raises(InvalidRequestError, match=r"^poll_interval"):
             await anext(client.discovery_tasks.as_completed([task], poll_interval=-1))
+        with pytest.raises(InvalidRequestError, match=r"^max_outage"):
+            await anext(client.discovery_tasks.as_completed([task], max_outage=-1))
     assert count(server, "get") + count(server, "list") == 0
 
 
@@ -180,41 +190,183 @@ async def test_a_thousand_waiters_share_one_schedule() -> None:
     assert server.time() - last_end <= 10 * 1.25  # the last finish noticed within an interval
 
 
-async def test_status_reads_fall_back_when_the_list_does_not_help() -> None:
-    async with fake() as server, client_for(server) as client:
-        mine = await client.discovery_tasks.create_many(
-            [{"query": QUERY, "desired_num_results": 30} for _ in range(3)]
+def status_reads(server: FakeExtructServer, since: float = 0.0) -> list[tuple[float, str]]:
+    """The poller's requests: (time, "list <offset>" or "get")."""
+    return [(r.time, f"list {r.query['offset']}" if r.endpoint == "list" else "get")
+            for r in server.requests if r.endpoint in ("list", "get") and r.time >= since]
+
+
+def per_cycle(reads: list[tuple[float, str]]) -> list[list[str]]:
+    """The reads grouped by the moment they were sent (one cycle each)."""
+    cycles: dict[float, list[str]] = {}
+    for time, read in reads:
+        cycles.setdefault(time, []).append(read)
+    return list(cycles.values())
+
+
+class Outage:
+    """A transport in front of the simulator's that answers a gateway's 503 page to
+    every request in ``[start, end)`` (loop time), and counts them."""
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start, self.end = start, end
+        self.inner = AiohttpTransport(max_connections=16)
+        self.refused: list[tuple[float, str]] = []
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        now = asyncio.get_running_loop().time()
+        if self.start <= now < self.end:
+            path = urlsplit(request.url)
+            self.refused.append((now, f"{path.path}?{path.query}"))
+            return HTTPResponse(503, {"Content-Type": "text/html"},
+                                b"<html><body><h1>503 Service Unavailable</h1></body></html>")
+        return await self.inner.send(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_ten_minute_outage_in_a_thousand_task_fan_out_costs_no_task() -> None:
+    n = 1000
+    outage = Outage(start=100.0, end=700.0)
+    async with fake(seconds_per_result=2.5, candidate_pool=1000) as server, \
+            client_for(server, rate_limit=20, transport=outage) as client:
+        # Targets from 10 to 250 results: tasks end from 72 s to 900 s, so some end
+        # before the outage, most during it, some after.
+        tasks = await client.discovery_tasks.create_many(
+            [{"query": f"{QUERY} #{i}", "desired_num_results": 10 + i % 25 * 10}
+             for i in range(n)]
         )
-        # Others create a full page of newer tasks: the list's first page holds none of mine.
-        async with server.client() as other:
-            await other.discovery_tasks.create_many(
-                [f"someone else's query {i}" for i in range(SCAN_PAGE_SIZE)]
-            )
+        seen: list[tuple[float, DiscoveryTask]] = []
+        async for task in client.discovery_tasks.as_completed(tasks, poll_interval=10):
+            seen.append((server.time(), task))
+        ends = {t.id: server.tasks[t.id].ends_at for t in tasks}
+    assert sorted(t.id for _, t in seen) == sorted(ends)  # every task, no exception
+    assert all(t.status is TaskStatus.DONE and t.poll_failure is None for _, t in seen)
+    before = sum(ends[t.id] < 100 for _, t in seen)
+    after = sum(ends[t.id] >= 700 for _, t in seen)
+    assert before > 0
+    assert after > 0
+    assert n - before - after > n // 2
+    # During the outage: the cycle's first list page failed, then one careful direct
+    # read (4 requests each, with their retries), then one read per backoff step (10,
+    # 20, 40, then 60 s): 48 requests in 10 minutes, not a thousand per cycle.
+    assert len(outage.refused) == 4 * 2 + 4 * 10
+    assert [path.startswith("/v1/discovery_tasks?") for _, path in outage.refused] == (
+        [True] * 4 + [False] * 44)
+    # A finish is noticed within a poll interval (and batching), unless that poll fell
+    # in the outage: then by the first probe after it, at most one backoff step late.
+    recovered = min(noticed for noticed, t in seen if 100 <= ends[t.id] < 700)
+    assert 700 < recovered <= 700 + 60
+    lag = 10 * 1.25
+    for noticed, task in seen:
+        end = ends[task.id]
+        assert noticed <= (end if end + lag < 100 else max(end, recovered)) + lag, (noticed, end)
+
+
+async def test_one_wait_rides_out_the_same_outage() -> None:
+    outage = Outage(start=60.0, end=660.0)
+    async with fake(candidate_pool=1000) as server, \
+            client_for(server, transport=outage) as client:
+        task = await client.discovery_tasks.create(QUERY, desired_num_results=50)
+        failures: list[int] = []
+        await task.wait(poll_interval=10, on_progress=lambda t: failures.append(
+            t.poll_failure.failures if t.poll_failure else 0))
+        assert task.status is TaskStatus.DONE
+    assert max(failures) == 11
+    assert failures[-1] == 0
+    assert len(outage.refused) == 4 * 11  # one read (with its retries) per backoff step
+
+
+async def test_reads_are_chosen_by_cost_wherever_the_followed_tasks_sit() -> None:
+    async with fake(candidate_pool=1000) as server, client_for(server) as client, \
+            client_for(server) as web_app:
+        # Mine in blocks of 50, interleaved with blocks of 25 unfollowed tasks, then 120
+        # newer unfollowed ones above them all: 300 followed tasks over 450 positions,
+        # from position 120 down.
+        mine: list[DiscoveryTask] = []
+        for block in range(6):
+            mine += await client.discovery_tasks.create_many(
+                [{"query": f"{QUERY} {block}.{i}", "desired_num_results": 100}
+                 for i in range(50)])
+            await asyncio.sleep(1)
+            await web_app.discovery_tasks.create_many(
+                [f"someone else's query {block}.{i}" for i in range(25)])
+            await asyncio.sleep(1)
+        await web_app.discovery_tasks.create_many(
+            [f"someone else's newer query {i}" for i in range(120)])
+        start = server.time()
+
+        async def keep_creating() -> None:  # five new tasks above ours every 10 s
+            await asyncio.sleep(5)  # half way between two cycles
+            for round_ in itertools.count():
+                await web_app.discovery_tasks.create_many(
+                    [f"later query {round_}.{i}" for i in range(5)])
+                await asyncio.sleep(10)
+
+        creator = asyncio.create_task(keep_creating())
+        await client.discovery_tasks.wait_all(mine, poll_interval=10)
+        creator.cancel()
+        ends = max(server.tasks[t.id].ends_at for t in mine)
+        waited = server.time()
+    cycles = per_cycle(status_reads(server, since=start))
+    # Ours sit at 145..570 at first (the 120 newer, then blocks of 25 of others' and 50
+    # of ours), five more tasks above them every cycle. First cycle: a page at the top
+    # (none of ours), a skip of 100 to 200 (ours), back to 100, then 300, 400, 500.
+    assert cycles[0] == ["list 0", "list 200", "list 100", "list 300", "list 400", "list 500"]
+    # Then, while all 300 run: five pages (ceil(425 / 100)), from where the highest of
+    # ours was; the first page measures the shift (+5) and the next ones start at the
+    # first of ours not yet read, skipping others' tasks. No direct read.
+    for k, cycle in enumerate(cycles[1:13]):
+        assert cycle == [f"list {150 + 5 * k + start}" for start in (0, 100, 200, 305, 405)]
+    # As they finish, every cycle stays within the bound: ceil(425 / 100) + 1 (for the
+    # shift), against 300 direct reads per cycle.
+    assert len(cycles) in (16, 17)
+    assert all(len(cycle) <= 6 for cycle in cycles)
+    assert waited - ends <= 10
+
+
+async def test_tasks_far_down_the_list_are_found_by_skipping_ahead() -> None:
+    async with fake(candidate_pool=1000) as server, client_for(server) as client, \
+            client_for(server) as web_app:
+        mine = await client.discovery_tasks.create_many(
+            [{"query": f"{QUERY} {i}", "desired_num_results": 60} for i in range(40)])
+        await asyncio.sleep(1)
+        await web_app.discovery_tasks.create_many(
+            [f"someone else's query {i}" for i in range(2000)])
         start = server.time()
         await client.discovery_tasks.wait_all(mine, poll_interval=10)
-    # Each cycle: one list page (finding nothing of ours), then a direct read of each.
-    lists, gets = count(server, "list", since=start), count(server, "get", since=start)
-    assert gets >= 3
-    assert lists <= gets
-    assert all(t.finished for t in mine)
+    cycles = per_cycle(status_reads(server, since=start))
+    # Looking for ours below 2,000 others: two missed pages per cycle, each skipping
+    # twice as far as the one before (100, 200, 400, ...), the rest read directly; the
+    # lower bound learnt carries over to the next cycle. The fourth cycle finds them.
+    direct = ["get"] * 40
+    assert cycles[0] == ["list 0", "list 200", *direct]
+    assert cycles[1] == ["list 500", "list 1000", *direct]
+    assert cycles[2] == ["list 1900", "list 3600", *direct]  # 3600: past the end
+    assert cycles[3] == ["list 2000"]
+    # From then on one request per cycle: the page where they are (2,000, or a little
+    # further down once the first have finished), or one direct read for a last task.
+    assert all(len(cycle) == 1 for cycle in cycles[3:]), cycles[3:]
 
 
-async def test_a_stale_list_entry_never_finishes_a_resumed_task() -> None:
-    import msgspec
-
-    from extruct_async._models import TaskState
-    from extruct_async._polling import _older
-
-    base = dict(id="t", created_at="2026-01-01T00:00:00Z", query="q")
-
-    def state(**fields: Any) -> TaskState:
-        return msgspec.convert({**base, **fields}, TaskState)
-
-    resumed = state(status="in_progress", desired_num_results=125, num_results=100)
-    assert _older(state(status="done", desired_num_results=100, num_results=100), resumed)
-    assert _older(state(status="in_progress", desired_num_results=125, num_results=90), resumed)
-    assert _older(state(status="created", desired_num_results=125, num_results=100), resumed)
-    assert not _older(state(status="done", desired_num_results=125, num_results=125), resumed)
+async def test_only_due_tasks_alone_in_the_list_are_read_directly() -> None:
+    async with fake(candidate_pool=1000) as server, client_for(server) as client, \
+            client_for(server) as web_app:
+        mine = await client.discovery_tasks.create_many(
+            [{"query": QUERY, "desired_num_results": 30} for _ in range(3)])
+        await asyncio.sleep(1)
+        # Others create a full page of newer tasks: the list's first page holds none of mine.
+        await web_app.discovery_tasks.create_many(
+            [f"someone else's query {i}" for i in range(SCAN_PAGE_SIZE)])
+        start = server.time()
+        await client.discovery_tasks.wait_all(mine, poll_interval=10)
+    cycles = per_cycle(status_reads(server, since=start))
+    # The top page misses; the skip overshoots the end of the list; the third cycle
+    # finds them at 100 and reads them there, one page for three.
+    assert cycles[0] == ["list 0", "list 200", "get", "get", "get"]
+    assert cycles[1] == ["list 100"]
+    assert all(cycle == ["list 100"] for cycle in cycles[1:])
 
 
 # -- create_many --------------------------------------------------------------------

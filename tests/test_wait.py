@@ -12,6 +12,8 @@ from aiohttp import web
 from extruct_async import (
     AsyncExtruct,
     DiscoveryTask,
+    InvalidRequestError,
+    InvalidTypeError,
     TaskFailedError,
     TaskState,
     TaskStatus,
@@ -224,3 +226,17 @@ async def test_transient_errors_while_polling_are_retried(serve: Serve) -> None:
         await task.wait(poll_interval=5)
     # 5: 503, retried after 1 s: 502, after 2 s more: ok; then the next poll 5 s later.
     assert poll_times(server) == [5.0, 6.0, 8.0, 13.0]
+
+
+async def test_bad_waiting_options_are_rejected_before_polling(serve: Serve) -> None:
+    client, task, server = await scripted_task(serve, [state()])
+    async with client:
+        with pytest.raises(InvalidRequestError, match=r"^max_outage: "):
+            await task.wait(max_outage=-1)
+        with pytest.raises(InvalidTypeError, match=r"^max_outage: "):
+            await task.wait(max_outage="long")  # type: ignore[arg-type]
+        with pytest.raises(InvalidRequestError, match=r"^max_outage: "):
+            await anext(task.watch(max_outage=-5))
+        with pytest.raises(InvalidRequestError, match=r"^max_outage: "):
+            await anext(task.stream(max_outage=-5))
+    assert server.seen == []
