@@ -173,7 +173,7 @@ class AiohttpTransport:
         self._callers = session
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._proxies: dict[tuple[str, str], str | None] = {}
+        self._proxies: dict[str, str | None] = {}
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
@@ -242,9 +242,9 @@ class AiohttpTransport:
             ) as answer:
                 if not 200 <= answer.status < 300:
                     # Only an excerpt of an error page is worth reading, however big it is.
-                    excerpt, _ = await _read(answer.content, ERROR_BODY_LIMIT)
+                    excerpt, _ = await _read(answer, ERROR_BODY_LIMIT)
                     return HTTPResponse(answer.status, answer.headers, excerpt)
-                body, complete = await _read(answer.content, request.max_response_size)
+                body, complete = await _read(answer, request.max_response_size)
                 if complete:
                     return HTTPResponse(answer.status, answer.headers, body)
                 failure = APIResponseError(
@@ -284,11 +284,16 @@ class AiohttpTransport:
 
     async def _proxy(self, url: str) -> str | None:
         """The proxy the environment names for ``url``'s host (``HTTPS_PROXY``, ``NO_PROXY``)."""
+        end = url.find("/", url.find("//") + 2)
+        origin = url if end < 0 else url[:end]  # scheme://authority, without parsing
+        try:
+            return self._proxies[origin]
+        except KeyError:
+            pass
         parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname or "")
-        if key not in self._proxies:
-            self._proxies[key] = await asyncio.to_thread(_environment_proxy, *key)
-        return self._proxies[key]
+        proxy = await asyncio.to_thread(_environment_proxy, parts.scheme, parts.hostname or "")
+        self._proxies[origin] = proxy
+        return proxy
 
     async def aclose(self) -> None:
         """Close the session (a caller's connector stays open); idempotent."""
@@ -305,8 +310,12 @@ def _environment_proxy(scheme: str, host: str) -> str | None:
     return proxies.get(scheme) or proxies.get("all")
 
 
-async def _read(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+async def _read(answer: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
     """Read at most ``limit`` bytes of the body; also say whether that was all of it."""
+    length = answer.content_length
+    if length is not None and length <= limit:  # aiohttp reads exactly that many
+        return await answer.read(), True
+    content = answer.content
     chunks: list[bytes] = []
     size = 0
     while chunk := await content.read(min(_CHUNK, limit + 1 - size)):
