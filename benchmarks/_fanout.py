@@ -71,12 +71,15 @@ async def client_run(
     """The measured client: what a user writes (in its own process).
 
     With ``others_rate``, a web app (a client of its own) creates unfollowed tasks at
-    that rate from a little before the fan-out until it ends.
+    that rate from a little before the fan-out until it ends, and the fan-out's own
+    ``rate_limit`` is lowered by as much: together they keep to ``rate_limit``.
     """
     specs = [
         {"query": f"fan-out benchmark task {i}", "desired_num_results": desired_num_results}
         for i in range(n)
     ]
+    if others_rate is not None:
+        rate_limit -= others_rate  # the two clients together keep to the one limit
     async with contextlib.AsyncExitStack() as stack:
         client = await stack.enter_async_context(
             AsyncExtruct(api_key, url, rate_limit=rate_limit))
@@ -112,6 +115,7 @@ async def client_run(
             "finished": finished,
             "poller_requests": dict(client._poller.requests),
             "followed": [task.id for task in tasks],
+            "rate_limit": rate_limit,
             "others_created": others,
         }
 
@@ -192,13 +196,14 @@ def _sample(n: int, settings: Settings, client: dict[str, Any],
             poll_interval=settings.poll_interval,
         )
     minimum = n + reads
-    burst = max(1, math.floor(settings.client_rate))
-    window = burst / settings.client_rate
+    rate = client.get("rate_limit", settings.client_rate)  # the fan-out's own share
+    burst = max(1, math.floor(rate))
+    window = burst / rate
     # The client's gate lets `burst` requests start per window, so the last create
     # cannot start before this, and its task then takes `duration`.
     earliest_last_create = ((n - 1) // burst) * window
     term_duration = duration + settings.poll_interval
-    term_requests = minimum / settings.client_rate
+    term_requests = minimum / rate
     term_pipeline = earliest_last_create + duration + settings.poll_interval
     return {
         "n": n,
@@ -307,6 +312,8 @@ def run(settings: Settings, simulator: SimulatorProcess, *, strict: bool = False
         f"**+ web app** rows: a second client in the same process creates tasks nobody"
         f" follows at {settings.others_rate:g}/s, from 0.5 s before the fan-out until it"
         " ends: ours are interleaved with them and pushed down the list every interval."
+        f" The fan-out's client gets the rest of the limit ({settings.client_rate:g} -"
+        f" {settings.others_rate:g}/s), and the bound is computed at that rate."
         " Its creates are not counted in requests (they are in the 429s and the peak). The"
         " perfect poller there knows where every unseen task sits and reads the fewest"
         " pages of 100 that cover them.",
