@@ -74,6 +74,10 @@ class Seen:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: A task as the service answers it: the smallest valid ``TaskState`` body.
+TASK = {"id": "t1", "created_at": "2026-11-23T10:00:00Z", "status": "created", "query": "q",
+        "desired_num_results": 100}
+
 
 @attrs.define
 class TinyServer:
@@ -81,6 +85,10 @@ class TinyServer:
 
     url: str
     seen: list[Seen]
+
+
+#: The ``serve`` fixture's type: start a handler, get its running server.
+Serve = Callable[[Handler], Awaitable[TinyServer]]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -29,11 +28,10 @@ from extruct_async import (
     ServerError,
 )
 from extruct_async.testing import FakeExtructServer
-from tests.conftest import API_KEY, EXACT_RETRIES, Handler, TinyServer
+from tests.conftest import API_KEY, EXACT_RETRIES, Serve, TinyServer
 
 pytestmark = pytest.mark.looptime
 
-Serve = Callable[[Handler], Awaitable[TinyServer]]
 
 
 def times(server: FakeExtructServer, endpoint: str) -> list[float]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -28,12 +27,8 @@ from extruct_async import (
     RetryPolicy,
 )
 from extruct_async.testing import MockTransport, json_response
-from tests.conftest import API_KEY, TinyServer
+from tests.conftest import API_KEY, TASK, Serve
 
-Serve = Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[TinyServer]]
-
-TASK = {"id": "t1", "created_at": "2026-11-23T10:00:00Z", "status": "created", "query": "q",
-        "desired_num_results": 100}
 EXACT = RetryPolicy(max_retries=2, initial_wait=1, jitter=False)
 
 

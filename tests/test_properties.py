@@ -27,10 +27,8 @@ from extruct_async import (
 )
 from extruct_async._protocol import decode, get_request, list_request, results_request
 from extruct_async.testing import MockTransport, json_response
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, TASK
 
-TASK = {"id": "t1", "created_at": "2026-11-23T10:00:00Z", "status": "created", "query": "q",
-        "desired_num_results": 100}
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,

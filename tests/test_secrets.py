@@ -24,12 +24,10 @@ from extruct_async import (
     RetryPolicy,
 )
 from extruct_async.testing import FakeExtructServer, MockTransport, json_response
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, TASK
 
 pytestmark = pytest.mark.looptime
 
-TASK = {"id": "t1", "created_at": "2026-11-23T10:00:00Z", "status": "created", "query": "q",
-        "desired_num_results": 100}
 
 
 def renderings(error: BaseException) -> str:

@@ -29,12 +29,7 @@ from extruct_async import (
 from extruct_async._transport import ERROR_BODY_LIMIT
 from extruct_async.testing import FakeExtructServer
 from tests._mock_api import MockAPI
-from tests.conftest import API_KEY, TinyServer
-
-Serve = Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[TinyServer]]
-
-TASK = {"id": "t1", "created_at": "2026-11-23T10:00:00Z", "status": "created", "query": "q",
-        "desired_num_results": 100}
+from tests.conftest import API_KEY, TASK, Serve
 
 
 def rendered(error: BaseException) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -19,11 +19,10 @@ from extruct_async import (
     TaskStatus,
     WaitTimeoutError,
 )
-from tests.conftest import API_KEY, EXACT_RETRIES, Handler, TinyServer
+from tests.conftest import API_KEY, EXACT_RETRIES, Handler, Serve, TinyServer
 
 pytestmark = pytest.mark.looptime
 
-Serve = Callable[[Handler], Awaitable[TinyServer]]
 
 
 def state(status: str = "in_progress", *, exhausted: bool = False, discovered: int = 0,
