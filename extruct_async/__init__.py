@@ -47,6 +47,7 @@ if _typing.TYPE_CHECKING:
     from ._task import DiscoveryTask
     from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
 
+from ._lazy import loader as _loader
 from ._version import __version__
 
 _LAZY = {
@@ -96,20 +97,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
 
 __all__ = [
     "APIConnectionError",
@@ -157,3 +144,7 @@ __all__ = [
     "to_dataframe",
     "to_records",
 ]
+
+__getattr__: _typing.Callable[[str], _typing.Any]
+__dir__: _typing.Callable[[], list[str]]
+__getattr__, __dir__ = _loader(__name__, globals(), _LAZY, __all__)

@@ -77,6 +77,8 @@ if _typing.TYPE_CHECKING:
     from ._standalone import add_server_arguments, run_server, serve, server_options
     from ._tasks import SimulatedTask
 
+from .._lazy import loader as _loader
+
 _LAZY = {
     "DEFAULT_API_KEY": "._server",
     "DEFAULT_QUALIFICATION_STEPS": "._server",
@@ -95,20 +97,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -126,3 +114,7 @@ __all__ = [
     "serve",
     "server_options",
 ]
+
+__getattr__: _typing.Callable[[str], _typing.Any]
+__dir__: _typing.Callable[[], list[str]]
+__getattr__, __dir__ = _loader(__name__, globals(), _LAZY, __all__)
