@@ -128,11 +128,22 @@ async def test_malformed_answers_are_connection_errors_that_hold_no_key(
     assert API_KEY not in rendered(error)
 
 
+@pytest.mark.parametrize("length", ["declared", "chunked"])
 async def test_an_answer_over_the_size_limit_is_not_read_nor_fetched_again(
-    serve: Serve,
+    serve: Serve, length: str,
 ) -> None:
-    async def huge(request: web.Request) -> web.Response:
-        return web.json_response({**TASK, "padding": "x" * 50_000})
+    body = json.dumps({**TASK, "padding": "x" * 50_000}).encode()
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        if length == "declared":  # Content-Length says it is too big before a byte is read
+            return web.Response(body=body, content_type="application/json")
+        answer = web.StreamResponse(headers={"Content-Type": "application/json"})
+        answer.enable_chunked_encoding()  # no length: counted while read
+        await answer.prepare(request)
+        for start in range(0, len(body), 1000):
+            await answer.write(body[start:start + 1000])
+        await answer.write_eof()
+        return answer
 
     server = await serve(huge)
     async with AsyncExtruct(API_KEY, server.url, max_response_size=4096) as client:
@@ -210,3 +221,52 @@ async def test_transport_on_its_own(serve: Serve) -> None:
         await transport.aclose()
     assert (answer.status, answer.headers["x-request-id"]) == (201, "r-1")
     assert json.loads(answer.body) == {"body": {"a": 1}}
+
+
+# -- proxies from the environment (trust_env) -----------------------------------------
+
+
+@pytest.fixture
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """An environment without any proxy setting of the machine's own."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_requests(
+    serve: Serve, no_proxy_settings: pytest.MonkeyPatch,
+) -> None:
+    async def proxy(request: web.Request) -> web.Response:
+        return web.json_response(TASK)
+
+    through = await serve(proxy)
+    no_proxy_settings.setenv("HTTP_PROXY", through.url)
+    # A host nobody can resolve: only the proxy can answer for it.
+    async with AsyncExtruct(API_KEY, "http://extruct.invalid", max_retries=0) as client:
+        task = await client.discovery_tasks.get("t1")
+        no_proxy_settings.delenv("HTTP_PROXY")  # read once per host: the next still goes there
+        await client.discovery_tasks.get("t1")
+    assert task.id == "t1"
+    assert [seen.path for seen in through.seen] == ["/v1/discovery_tasks/t1"] * 2
+    assert through.seen[0].headers["Host"] == "extruct.invalid"
+
+
+@pytest.mark.parametrize("how", ["NO_PROXY", "trust_env=False"])
+async def test_no_proxy_or_trust_env_off_goes_direct(
+    serve: Serve, no_proxy_settings: pytest.MonkeyPatch, how: str,
+) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(TASK)
+
+    through, direct = await serve(answer), await serve(answer)
+    no_proxy_settings.setenv("HTTP_PROXY", through.url)
+    options: dict[str, Any] = {"max_retries": 0}
+    if how == "NO_PROXY":
+        no_proxy_settings.setenv("NO_PROXY", "127.0.0.1")
+    else:
+        options["trust_env"] = False
+    async with AsyncExtruct(API_KEY, direct.url, **options) as client:
+        await client.discovery_tasks.get("t1")
+    assert (len(through.seen), len(direct.seen)) == (0, 1)
