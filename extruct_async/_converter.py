@@ -24,8 +24,16 @@ __all__ = ["converter", "make_converter", "timestamp"]
 
 
 def timestamp(value: datetime) -> str:
-    """An aware datetime as the service writes it: ISO 8601, UTC, ``Z``."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    """An aware datetime as the service writes it: ISO 8601, UTC, ``Z``.
+
+    A time that UTC cannot hold (in year 1 east of Greenwich, or year 9999 west of it)
+    keeps its own offset: still the same instant, and it decodes back equal.
+    """
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        return value.isoformat()
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 def make_converter() -> cattrs.Converter:

@@ -49,6 +49,16 @@ def test_exports_decode_back_to_the_same_models(task: dict[str, Any], row: dict[
     assert again.rows == page.rows
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:00-01:00"])
+def test_a_time_utc_cannot_hold_is_exported_with_its_own_offset(when: str) -> None:
+    # Found by the property test above: year 1 at +00:01 is year 0 in UTC.
+    page = page_of({**SERVICE_TASK, "created_at": when}, [{**SERVICE_ROW, "created_at": when}])
+    assert page.state.to_dict()["created_at"] == when
+    again = page_of(json.loads(page.state.to_json()), [json.loads(page.rows[0].to_json())])
+    assert (again.state, again.rows) == (page.state, page.rows)
+    assert page.rows[0].to_record()["created_at"] == when
+
+
 def test_a_flat_record_has_three_columns_per_criterion() -> None:
     (row,) = page_of(SERVICE_TASK, [SERVICE_ROW]).rows
     record = row.to_record()
