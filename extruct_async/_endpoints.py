@@ -7,7 +7,7 @@ thing a resume needs to be safe to retry: how to tell that it took effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ._create import Creates
@@ -43,17 +43,22 @@ class Endpoints:
         """Create a task; never two for one call, whatever fails (see ``_create``)."""
         return await self.creates.create(request, on_admit=on_admit)
 
-    async def get(self, task_id: str) -> Reply[TaskState]:
-        """A task's current state."""
-        return await self.pipeline.send(get_request(task_id))
+    # The reads hand back the pipeline's own coroutine (no coroutine of their own
+    # around it): one layer less on the path of every status read and results page.
 
-    async def list_page(self, *, offset: int, limit: int) -> Reply[list[TaskState]]:
-        """One page of the task list, newest first."""
-        return await self.pipeline.send(list_request(offset=offset, limit=limit))
+    def get(self, task_id: str) -> Coroutine[Any, Any, Reply[TaskState]]:
+        """A task's current state (to await)."""
+        return self.pipeline.send(get_request(task_id))
 
-    async def results_page(self, task_id: str, *, offset: int, limit: int) -> Reply[ResultsPage]:
-        """One page of a task's results, best first, with the task's state."""
-        return await self.pipeline.send(results_request(task_id, offset=offset, limit=limit))
+    def list_page(self, *, offset: int, limit: int) -> Coroutine[Any, Any, Reply[list[TaskState]]]:
+        """One page of the task list, newest first (to await)."""
+        return self.pipeline.send(list_request(offset=offset, limit=limit))
+
+    def results_page(
+        self, task_id: str, *, offset: int, limit: int
+    ) -> Coroutine[Any, Any, Reply[ResultsPage]]:
+        """One page of a task's results, best first, with the task's state (to await)."""
+        return self.pipeline.send(results_request(task_id, offset=offset, limit=limit))
 
     async def resume(self, state: TaskState, desired_new_results: object) -> Reply[TaskState]:
         """Ask for more results; never applied twice for one call, whatever fails.

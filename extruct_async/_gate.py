@@ -80,18 +80,43 @@ class Gate:
 
     async def __aenter__(self) -> None:
         """Wait for a turn: ``async with gate:`` holds a slot while its body runs."""
-        await self._acquire()
+        if not self.try_enter(self._now()):
+            await self.enter()
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self.leave()
+
+    def try_enter(self, now: float) -> bool:
+        """Take a slot at once if nobody is queued and the rate allows; else False.
+
+        The pipeline's fast path: no coroutine, no await, when the gate is open. A
+        caller that gets False awaits :meth:`enter`; either way it calls :meth:`leave`.
+
+        Args:
+            now: the running loop's ``time()``.
+        """
+        if self._waiters or not self._free:
+            return False
+        if not self._burst and self._paused_until <= now:  # no rate limit, no pause
+            self._free -= 1
+            self.admitted += 1
+            return True
+        if self._ready_at(now) is not None:
+            return False
+        self._admit(now)
+        return True
+
+    async def enter(self) -> None:
+        """Wait in the queue for a slot (``try_enter`` first: this one always queues)."""
+        await self._acquire()
+
+    def leave(self) -> None:
+        """Give the slot back, handing it to the queue's head."""
         self._free += 1
-        self._dispatch()
+        if self._waiters:
+            self._dispatch()
 
     async def _acquire(self) -> None:
-        if not self._waiters and self._free:
-            now = self._now()
-            if self._ready_at(now) is None:
-                self._admit(now)
-                return
         turn = asyncio.get_running_loop().create_future()
         self._waiters.append(turn)
         self._dispatch()
@@ -195,8 +220,13 @@ class SharedGate(Gate):
         self._head: asyncio.Lock | None = None
         self._pausing: set[asyncio.Task[None]] = set()
 
+    def try_enter(self, now: float) -> bool:
+        """Always False: every start needs the store's word (:meth:`enter`)."""
+        return False
+
     async def _acquire(self) -> None:
-        await super()._acquire()  # a slot of this process, in arrival order
+        if not super().try_enter(self._now()):  # a slot of this process, in arrival order
+            await super()._acquire()
         try:
             if self._head is None:
                 self._head = asyncio.Lock()

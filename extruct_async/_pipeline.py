@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -84,21 +85,16 @@ class Budget:
         return None if self._deadline is None else self._deadline - self.max_time
 
 
-@attrs.frozen
-class _Failed:
-    error: APIError
-    wait: float | None  # before the next attempt; None: no more attempts
-
-
 class _Shared:
     """What a client and its ``with_options`` copies share."""
 
-    __slots__ = ("closed", "gate", "loop", "transport")
+    __slots__ = ("closed", "gate", "loop", "thread", "transport")
 
     def __init__(self, transport: Transport, gate: Gate) -> None:
         self.transport = transport
         self.gate = gate
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: int | None = None  # the thread that runs ``loop``
         self.closed = False
 
 
@@ -180,15 +176,21 @@ class Pipeline:
                 "the client is closed: create a new AsyncExtruct (or keep this one open"
                 " with `async with` around all of its calls)"
             )
-        loop = asyncio.get_running_loop()
-        if shared.loop is None:
-            shared.loop = loop
-        elif shared.loop is not loop:
+        loop = shared.loop
+        # Inside a coroutine, the loop running in this thread is the one running it (a
+        # thread runs one loop at a time). Asking asyncio instead costs a getpid()
+        # system call per request on Python 3.10 and 3.11.
+        if loop is not None and shared.thread == threading.get_ident() and loop.is_running():
+            return loop
+        running = asyncio.get_running_loop()
+        if loop is None:
+            shared.loop, shared.thread = running, threading.get_ident()
+        elif loop is not running:
             raise ClientStateError(
                 "this client belongs to another event loop: create one AsyncExtruct per"
                 " loop (per thread, or per asyncio.run)"
             )
-        return loop
+        return running
 
     async def send(
         self,
@@ -213,8 +215,9 @@ class Pipeline:
             APIError: the last failure, when no retry is left or allowed.
         """
         loop = self.check_usable()
-        budget = budget or Budget(self.policy.max_time)
-        backoff_waits: Iterator[float] = _Lazy(self.policy.backoff_waits)
+        if budget is None:
+            budget = Budget(self.policy.max_time)
+        backoff_waits: Iterator[float] | None = None  # made at the first failure: most never fail
         retry = 0
         last: APIError | None = None
         may_have_applied = False
@@ -223,10 +226,40 @@ class Pipeline:
                 found = await _look(reconcile, budget, last)
                 if found is not None:
                     return found
-            outcome = await self._attempt(request, budget, retry, last, backoff_waits, on_admit)
-            if isinstance(outcome, Reply):
-                return outcome
-            last, wait = outcome.error, outcome.wait
+            # One attempt, written out here rather than in a coroutine of its own, and
+            # an open gate passed without an await: a status read is mostly this path.
+            gate = self._shared.gate
+            if not gate.try_enter(loop.time()):
+                await gate.enter()
+            try:
+                now = loop.time()
+                outgoing = self._admitted(request, budget, now, on_admit)
+                if outgoing is None:  # admitted too late: nothing starts after the deadline
+                    failure, wait = last or _out_of_time(request, self.url(request), budget), None
+                else:
+                    try:
+                        response = await self._shared.transport.send(outgoing)
+                        reply = decode(request, response, url=outgoing.url)
+                    except APIError as error:
+                        failure = error
+                    except ExtructError:
+                        raise
+                    except Exception as exc:  # a custom transport's own failure: maybe sent
+                        failure = _transport_failed(request, outgoing.url, exc)
+                    else:
+                        if log.isEnabledFor(logging.DEBUG):
+                            _log_exchange(request, response.status, loop.time() - now,
+                                          reply.request_id, retry)
+                        return reply
+                    if log.isEnabledFor(logging.DEBUG):
+                        _log_exchange(request, getattr(failure, "status", None),
+                                      loop.time() - now, None, retry)
+                    if backoff_waits is None:
+                        backoff_waits = self.policy.backoff_waits()
+                    wait = self._next_wait(failure, budget, retry, next(backoff_waits), loop)
+            finally:
+                gate.leave()
+            last = failure
             if not request.idempotent and verdict(last).maybe_applied:
                 if reconcile is None:
                     raise last
@@ -248,85 +281,51 @@ class Pipeline:
             if budget.remaining(loop.time()) <= 0:
                 raise last
 
-    async def _attempt(
+    def _admitted(
         self,
         request: Request,
         budget: Budget,
+        now: float,
+        on_admit: Callable[[], None] | None,
+    ) -> HTTPRequest | None:
+        """The attempt to send, now that it holds a slot; None once the budget is spent."""
+        remaining = budget.start(now)
+        if remaining <= 0:
+            return None
+        if on_admit is not None:
+            on_admit()
+        timeout = self.timeout
+        if remaining < (timeout.total or math.inf):  # cut to what the budget has left
+            timeout = attrs.evolve(timeout, total=remaining)
+        body = encode_body(request)
+        return HTTPRequest(
+            request.method,
+            self.url(request),
+            self._headers if body is None else self._json_headers,
+            body,
+            timeout,
+            self.max_response_size,
+        )
+
+    def _next_wait(
+        self,
+        failure: APIError,
+        budget: Budget,
         retry: int,
-        last: APIError | None,
-        backoff_waits: Iterator[float],
-        on_admit: Callable[[], None] | None = None,
-    ) -> Reply[Any] | _Failed:
-        """One attempt through the gate: its answer, or its failure and the next wait."""
-        loop = asyncio.get_running_loop()
-        url = self.url(request)
-        async with self._shared.gate:
-            now = loop.time()
-            remaining = budget.start(now)
-            if remaining <= 0:  # admitted too late: nothing starts after the deadline
-                return _Failed(last or _out_of_time(request, url, budget), None)
-            if on_admit is not None:
-                on_admit()
-            timeout = self.timeout
-            if remaining < (timeout.total or math.inf):  # cut to what the budget has left
-                timeout = attrs.evolve(timeout, total=remaining)
-            body = encode_body(request)
-            outgoing = HTTPRequest(
-                request.method,
-                url,
-                self._headers if body is None else self._json_headers,
-                body,
-                timeout,
-                self.max_response_size,
-            )
-            try:
-                response = await self._shared.transport.send(outgoing)
-                reply = decode(request, response, url=url)
-            except APIError as error:
-                failure: APIError = error
-                status = getattr(error, "status", None)
-            except ExtructError:
-                raise
-            except Exception as exc:  # a custom transport's own failure: maybe sent
-                failure = APIConnectionError(
-                    f"{request.method} {url}: transport failed ({type(exc).__name__})",
-                    method=request.method,
-                    url=url,
-                )
-                failure.__cause__ = exc
-                status = None
-            else:
-                if log.isEnabledFor(logging.DEBUG):
-                    _log_exchange(request, response.status, loop.time() - now,
-                                  reply.request_id, retry)
-                return reply
-            if log.isEnabledFor(logging.DEBUG):
-                _log_exchange(request, status, loop.time() - now, None, retry)
-            wait = self.policy.next_wait(
-                retry + 1, failure, budget.elapsed(loop.time()), next(backoff_waits)
-            )
-            if status == 429:
-                # Everybody slows down, not only this request; paused before the slot
-                # frees, so no request slips through in between.
-                pause = wait if wait is not None else getattr(failure, "retry_after", None)
-                if pause is not None and pause <= self.policy.max_retry_after:
-                    self._shared.gate.pause(pause)
-            return _Failed(failure, wait)
+        backoff_wait: float,
+        loop: asyncio.AbstractEventLoop,
+    ) -> float | None:
+        """The wait before the next attempt, or None for none; a 429 pauses the gate.
 
-
-class _Lazy(Iterator[float]):
-    """The backoff waits, made on the first failure only: most requests never need them."""
-
-    __slots__ = ("_make", "_waits")
-
-    def __init__(self, make: Callable[[], Iterator[float]]) -> None:
-        self._make = make
-        self._waits: Iterator[float] | None = None
-
-    def __next__(self) -> float:
-        if self._waits is None:
-            self._waits = self._make()
-        return next(self._waits)
+        Called while the failed attempt still holds its slot: everybody slows down, not
+        only this request, and no request slips through before the pause.
+        """
+        wait = self.policy.next_wait(retry + 1, failure, budget.elapsed(loop.time()), backoff_wait)
+        if getattr(failure, "status", None) == 429:
+            pause = wait if wait is not None else getattr(failure, "retry_after", None)
+            if pause is not None and pause <= self.policy.max_retry_after:
+                self._shared.gate.pause(pause)
+        return wait
 
 
 async def _look(reconcile: Reconcile, budget: Budget, last: APIError | None) -> Reply[Any] | None:
@@ -345,6 +344,16 @@ async def _look(reconcile: Reconcile, budget: Budget, last: APIError | None) -> 
         if last is None:
             raise
         raise last  # noqa: B904 -- the look-up's failure stays visible as the context
+
+
+def _transport_failed(request: Request, url: str, exc: Exception) -> APIConnectionError:
+    failure = APIConnectionError(
+        f"{request.method} {url}: transport failed ({type(exc).__name__})",
+        method=request.method,
+        url=url,
+    )
+    failure.__cause__ = exc
+    return failure
 
 
 def _out_of_time(request: Request, url: str, budget: Budget) -> APITimeoutError:

@@ -259,6 +259,32 @@ def test_a_client_used_from_a_second_loop(routes: Routes, transport: MockTranspo
         asyncio.run(client.discovery_tasks.get("t1"))
 
 
+def test_a_client_used_from_a_loop_of_another_thread_while_its_own_runs(
+    routes: Routes, transport: MockTransport
+) -> None:
+    """The same-loop check's fast path (its loop runs, in this thread) sees the thread too."""
+    import asyncio
+    import threading
+
+    routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
+    client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
+    first = asyncio.new_event_loop()
+    thread = threading.Thread(target=first.run_forever)
+    thread.start()
+    try:
+        used = asyncio.run_coroutine_threadsafe(client.discovery_tasks.get("t1"), first)
+        assert used.result(timeout=30).id == "t1"
+        assert first.is_running()
+        with pytest.raises(ClientStateError, match="another event loop"):
+            asyncio.run(client.discovery_tasks.get("t1"))
+        again = asyncio.run_coroutine_threadsafe(client.discovery_tasks.get("t1"), first)
+        assert again.result(timeout=30).id == "t1"  # its own loop still may
+    finally:
+        first.call_soon_threadsafe(first.stop)
+        thread.join()
+        first.close()
+
+
 # -- request shapes -----------------------------------------------------------------
 
 

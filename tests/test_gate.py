@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -97,8 +98,10 @@ async def test_a_busy_caller_cannot_starve_others() -> None:
     ]
 
 
-async def test_pause_holds_everyone() -> None:
-    gate = Gate(max_concurrency=5, rate_limit=100, burst=10)
+@pytest.mark.parametrize("rate", [{"rate_limit": 100, "burst": 10}, {"rate_limit": None}],
+                         ids=["rate limit", "no rate limit"])
+async def test_pause_holds_everyone(rate: dict[str, Any]) -> None:
+    gate = Gate(max_concurrency=5, **rate)
     log: list[tuple[str, float]] = []
     await pass_through(gate, log, "before")
     gate.pause(3)
