@@ -581,7 +581,7 @@ class AsyncExtruct:
             )
         else:  # the in-memory fast path, exactly as without a store
             gate = Gate(max_concurrency=concurrency, rate_limit=rate, burst=bursts)
-        headers.update(credentials)
+        headers = Headers({**headers, **credentials})
         self.base_url = url
         pipeline = Pipeline(
             transport=transport, gate=gate, base_url=url, headers=headers, policy=policy,

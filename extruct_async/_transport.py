@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
@@ -49,11 +49,14 @@ _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 class Headers(dict[str, str]):
-    """Request headers whose ``repr`` never shows a credential.
+    """Request headers that never change once made, and never print a credential.
 
-    A plain ``dict`` to every library it is passed to; only its printed form (in a
-    ``repr``, a log line, a traceback with locals) masks ``Authorization``.
+    A plain ``dict`` to every library it is passed to; its printed form (in a
+    ``repr``, a log line, a traceback with locals) masks ``Authorization``. Read-only,
+    so that a transport may take one object for one unchanging set of headers.
     """
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         shown = {
@@ -64,13 +67,56 @@ class Headers(dict[str, str]):
 
     __str__ = __repr__
 
+    def __reduce__(self) -> tuple[type[Headers], tuple[dict[str, str]]]:
+        return (Headers, (dict(self),))
+
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("request headers are read-only: make a new mapping")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
 
 def _headers(headers: Mapping[str, str]) -> Headers:
     return headers if type(headers) is Headers else Headers(headers)
 
 
 def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
+    if type(headers) is _LowerCaseView:
+        return headers
     return {str(key).lower(): str(value) for key, value in headers.items()}
+
+
+class _LowerCaseView(Mapping[str, str]):
+    """aiohttp's answer headers, with lower-case keys, without copying them.
+
+    aiohttp's headers already look up case-insensitively; only their keys keep the
+    case they came in. A copy with lowered keys costs more than the rest of reading
+    a status answer, so this view lowers keys only when somebody iterates.
+    """
+
+    # ``get`` is the headers' own (C) method, not a Python one around it: the client
+    # reads two headers of every answer.
+    __slots__ = ("_headers", "get")
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = headers
+        self.get = headers.get  # type: ignore[method-assign]
+
+    def __getitem__(self, key: str) -> str:
+        return self._headers[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._headers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(key.lower() for key in self._headers))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(key.lower() for key in self._headers))
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 def _positive(_: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
@@ -172,40 +218,68 @@ class AiohttpTransport:
         self._trust_env = trust_env if session is None else session.trust_env
         self._callers = session
         self._session: aiohttp.ClientSession | None = None
+        self._by_headers: dict[int, tuple[Headers, aiohttp.ClientSession]] = {}
         self._closed = False
         self._proxies: dict[str, str | None] = {}
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._last_timeout: Timeout | None = None
+        self._last_limits: aiohttp.ClientTimeout | None = None
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self._max_connections})"
 
-    def _open(self) -> aiohttp.ClientSession:
+    def _open(self, headers: Headers | None = None) -> aiohttp.ClientSession:
+        """The shared session; with ``headers``, a light one that sends them by default."""
         if self._closed:
             raise ExtructError("the transport is closed")
-        if self._session is None:
-            import aiohttp
+        import aiohttp
 
-            # Created on first use, inside the running loop, as aiohttp requires.
-            # aiohttp's own trust_env costs two thread hops per request (a netrc and a
-            # proxy lookup): the environment's proxy is looked up here, once per host.
-            callers = self._callers
-            if callers is None:
-                session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=self._max_connections)
-                )
-            else:
-                session = aiohttp.ClientSession(
-                    connector=callers.connector,
-                    connector_owner=False,
-                    trace_configs=list(callers.trace_configs),
-                )
-            # aiohttp silently re-sends an idempotent request once when a reused
-            # connection drops (3.11+). That hidden attempt would pass neither the gate
-            # nor the retry policy: every attempt must be ours. aiohttp's own
-            # TestClient turns it off the same way; a test proves it stays off.
-            session._retry_connection = False
+        # Created on first use, inside the running loop, as aiohttp requires.
+        # aiohttp's own trust_env costs two thread hops per request (a netrc and a
+        # proxy lookup): the environment's proxy is looked up here, once per host.
+        callers, base = self._callers, self._session
+        if headers is None and base is not None:
+            return base
+        if callers is None and base is None:
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections)
+            )
+        else:  # on the caller's connector, or on our own shared one
+            source = callers if callers is not None else base
+            assert source is not None
+            session = aiohttp.ClientSession(
+                connector=source.connector,
+                connector_owner=False,
+                headers=headers,
+                trace_configs=list(callers.trace_configs) if callers is not None else None,
+            )
+        # aiohttp silently re-sends an idempotent request once when a reused
+        # connection drops (3.11+). That hidden attempt would pass neither the gate
+        # nor the retry policy: every attempt must be ours. aiohttp's own
+        # TestClient turns it off the same way; a test proves it stays off.
+        session._retry_connection = False
+        if headers is None:
             self._session = session
-        return self._session
+        return session
+
+    def _session_for(
+        self, headers: Mapping[str, str]
+    ) -> tuple[aiohttp.ClientSession, Mapping[str, str] | None]:
+        """The session to send ``headers`` with, and the headers left to pass per request.
+
+        aiohttp merges a request's own headers into its session's at every request, a
+        cost as large as the rest of this transport's. A client sends one or two
+        unchanging :class:`Headers` objects again and again: each gets a light session
+        (same connector, same pool) that sends them as its defaults.
+        """
+        if self._session is None:
+            self._open()
+        if type(headers) is Headers and len(self._by_headers) < _HEADER_SESSIONS:
+            session = self._open(headers)
+            self._by_headers[id(headers)] = (headers, session)  # kept: its id stays its own
+            return session, None
+        assert self._session is not None
+        return self._session, headers
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """Send ``request`` once and read its answer.
@@ -218,35 +292,45 @@ class AiohttpTransport:
         """
         import aiohttp
 
-        session = self._open()
+        headers: Mapping[str, str] | None = request.headers
+        known = self._by_headers.get(id(headers))
+        if known is not None and known[0] is headers:
+            session, headers = known[1], None
+        else:
+            session, headers = self._session_for(request.headers)
         method, url = request.method, request.url
         timeout = request.timeout
-        limits = self._timeouts.get(timeout)
-        if limits is None:
-            limits = aiohttp.ClientTimeout(
-                total=timeout.total, connect=timeout.connect, sock_read=timeout.read
-            )
-            if len(self._timeouts) < 64:  # the budget cuts totals: don't keep every one
-                self._timeouts[timeout] = limits
-        proxy = await self._proxy(url) if self._trust_env else None
+        # A client sends one Timeout object, mostly: no hashing it per request.
+        limits = self._last_limits if timeout is self._last_timeout else self._limits(timeout)
+        if self._trust_env:
+            proxy = self._proxies.get(_origin(url), _UNKNOWN)
+            if proxy is _UNKNOWN:
+                proxy = await self._proxy(url)
+        else:
+            proxy = None
         failure: ExtructError
         try:
             async with session.request(
                 method,
                 url,
-                headers=request.headers,
+                headers=headers,
                 data=request.body,
                 timeout=limits,
                 proxy=proxy,
                 allow_redirects=False,
             ) as answer:
-                if not 200 <= answer.status < 300:
+                status = answer.status
+                if not 200 <= status < 300:
                     # Only an excerpt of an error page is worth reading, however big it is.
                     excerpt, _ = await _read(answer, ERROR_BODY_LIMIT)
-                    return HTTPResponse(answer.status, answer.headers, excerpt)
-                body, complete = await _read(answer, request.max_response_size)
+                    return HTTPResponse(status, _LowerCaseView(answer.headers), excerpt)
+                length = answer.content_length
+                if length is not None and length <= request.max_response_size:
+                    body, complete = await answer.read(), True  # aiohttp reads that many
+                else:
+                    body, complete = await _read(answer, request.max_response_size)
                 if complete:
-                    return HTTPResponse(answer.status, answer.headers, body)
+                    return HTTPResponse(status, _LowerCaseView(answer.headers), body)
                 failure = APIResponseError(
                     f"{method} {url}: answer larger than {request.max_response_size} bytes;"
                     " not read",
@@ -282,25 +366,48 @@ class AiohttpTransport:
         # frames they carry hold the request headers, and so the API key.
         raise failure
 
+    def _limits(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        import aiohttp
+
+        limits = self._timeouts.get(timeout)
+        if limits is None:
+            limits = aiohttp.ClientTimeout(
+                total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+            )
+            if len(self._timeouts) < 64:  # the budget cuts totals: don't keep every one
+                self._timeouts[timeout] = limits
+        self._last_timeout, self._last_limits = timeout, limits
+        return limits
+
     async def _proxy(self, url: str) -> str | None:
         """The proxy the environment names for ``url``'s host (``HTTPS_PROXY``, ``NO_PROXY``)."""
-        end = url.find("/", url.find("//") + 2)
-        origin = url if end < 0 else url[:end]  # scheme://authority, without parsing
-        try:
-            return self._proxies[origin]
-        except KeyError:
-            pass
         parts = urlsplit(url)
         proxy = await asyncio.to_thread(_environment_proxy, parts.scheme, parts.hostname or "")
-        self._proxies[origin] = proxy
+        self._proxies[_origin(url)] = proxy
         return proxy
 
     async def aclose(self) -> None:
         """Close the session (a caller's connector stays open); idempotent."""
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None:
+        sessions = [session for _, session in self._by_headers.values()]
+        self._by_headers.clear()
+        if self._session is not None:
+            sessions.append(self._session)  # last: it may own the connector
+            self._session = None
+        for session in sessions:
             await session.close()
+
+
+#: Header sets a transport gives a session of their own (a client uses two).
+_HEADER_SESSIONS = 8
+#: Not looked up yet (None is an answer: no proxy).
+_UNKNOWN: Any = object()
+
+
+def _origin(url: str) -> str:
+    """``scheme://authority`` of an absolute URL, without parsing it."""
+    end = url.find("/", url.find("//") + 2)
+    return url if end < 0 else url[:end]
 
 
 def _environment_proxy(scheme: str, host: str) -> str | None:

@@ -22,6 +22,7 @@ from extruct_async import (
     APIConnectionError,
     APIResponseError,
     AsyncExtruct,
+    ExtructError,
     HTTPRequest,
     ServerError,
     Timeout,
@@ -188,6 +189,103 @@ async def test_a_dropped_request_reaches_the_server_once_per_admission(own_sessi
         assert not session.connector.closed  # type: ignore[union-attr]
 
 
+# -- header sets and sessions -------------------------------------------------------
+
+
+async def test_every_header_set_shares_one_pool(serve: Serve) -> None:
+    # A client's two header sets (with and without Content-Type) each ride a light
+    # session of their own, for speed; all of them share one connection pool.
+    ports: list[int] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        assert request.transport is not None
+        ports.append(request.transport.get_extra_info("peername")[1])
+        return web.json_response({**TASK, "results": []} if "results" in request.path else TASK)
+
+    server = await serve(answer)
+    async with AsyncExtruct(API_KEY, server.url, rate_limit=None) as client:
+        task = await client.discovery_tasks.create("freight SaaS")
+        await task.refresh()
+        async for _ in task.pages(limit=5):
+            pass
+        await client.discovery_tasks.create("robotics")
+    assert [seen.method for seen in server.seen] == ["POST", "GET", "GET", "POST"]
+    assert len(set(ports)) == 1  # one keep-alive connection carried all four
+    for seen in server.seen:
+        assert seen.headers["Authorization"] == f"Bearer {API_KEY}"
+        assert ("Content-Type" in seen.headers) == (seen.method == "POST")
+
+
+async def test_a_caller_session_traces_every_header_set(serve: Serve) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response(TASK)
+
+    server = await serve(answer)
+    traced: list[tuple[str, str | None]] = []
+    connections: list[object] = []
+
+    async def on_start(_: object, __: object, params: aiohttp.TraceRequestStartParams) -> None:
+        traced.append((params.method, params.headers.get("Authorization")))
+
+    async def on_connect(*_: object) -> None:
+        connections.append(object())
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    trace.on_connection_create_end.append(on_connect)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        async with AsyncExtruct(API_KEY, server.url, rate_limit=None, session=session) as client:
+            task = await client.discovery_tasks.create("freight SaaS")
+            await task.refresh()
+        assert not session.closed
+        assert not session.connector.closed
+    assert traced == [("POST", f"Bearer {API_KEY}"), ("GET", f"Bearer {API_KEY}")]
+    assert len(connections) == 1
+
+
+async def test_any_number_of_header_sets_each_sent_as_given(serve: Serve) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    server = await serve(answer)
+    transport = AiohttpTransport()
+    requests = [HTTPRequest("GET", f"{server.url}/{n}", {"X-N": str(n)}) for n in range(12)]
+    try:
+        for request in [*requests, *reversed(requests)]:
+            await transport.send(request)
+    finally:
+        await transport.aclose()
+    assert [seen.headers["X-N"] for seen in server.seen] == [
+        seen.path[1:] for seen in server.seen
+    ]
+    assert len(server.seen) == 24
+    with pytest.raises(ExtructError, match="closed"):
+        await transport.send(requests[0])  # not through a session kept for its headers
+
+
+def test_request_headers_are_read_only_and_copy_as_themselves() -> None:
+    import copy
+    import pickle
+
+    request = HTTPRequest("GET", "http://x", {"Authorization": f"Bearer {API_KEY}"})
+    headers = request.headers
+    for change in (
+        lambda: headers.__setitem__("Authorization", "Bearer other"),
+        lambda: headers.update(Authorization="Bearer other"),
+        lambda: headers.pop("Authorization"),
+        lambda: headers.setdefault("X", "y"),
+        headers.clear,
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert headers == {"Authorization": f"Bearer {API_KEY}"}
+    for twin in (copy.copy(headers), copy.deepcopy(headers), pickle.loads(pickle.dumps(headers))):
+        assert twin == headers
+        assert type(twin) is type(headers)
+        assert API_KEY not in repr(twin)
+    assert API_KEY not in repr(request)
+
+
 # -- aioresponses ----------------------------------------------------------------------
 
 
@@ -221,6 +319,14 @@ async def test_transport_on_its_own(serve: Serve) -> None:
         await transport.aclose()
     assert (answer.status, answer.headers["x-request-id"]) == (201, "r-1")
     assert json.loads(answer.body) == {"body": {"a": 1}}
+    # The headers as HTTPResponse promises them: lower-case keys, whatever was sent.
+    assert "x-request-id" in list(answer.headers)
+    assert all(key == key.lower() for key in answer.headers)
+    assert len(answer.headers) == len(list(answer.headers))
+    assert dict(answer.headers)["x-request-id"] == answer.headers.get("x-request-id") == "r-1"
+    assert answer.headers.get("x-missing", "none") == "none"
+    assert {**answer.headers} == dict(answer.headers.items())
+    assert "'x-request-id': 'r-1'" in repr(answer.headers)
 
 
 # -- proxies from the environment (trust_env) -----------------------------------------
