@@ -12,6 +12,7 @@ describe. Nothing else leaves this module.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
@@ -73,7 +74,7 @@ MESSAGE_EXCERPT = 300
 _T = TypeVar("_T")
 
 
-class Kind(enum.Enum):
+class Kind(str, enum.Enum):
     """Which endpoint a request calls, and so what its answer decodes into."""
 
     CREATE = "create"
@@ -108,7 +109,9 @@ class ResultsPage:
     rows: list[CompanyResult]
 
 
-@attrs.frozen
+# Made for every answer and never changed after: a slotted attrs class without
+# frozen's per-field ``object.__setattr__`` (3x the cost to build).
+@attrs.define
 class Reply(Generic[_T]):
     """A decoded answer: the model, and what the answer said about itself.
 
@@ -183,6 +186,13 @@ def create_request(
 
 def get_request(task: object) -> Request:
     """Build ``GET /v1/discovery_tasks/{task_id}``."""
+    if type(task) is str:
+        return _get_request(task)  # the request a poll sends again and again: kept
+    return Request(Kind.GET, "GET", _task_path(task))
+
+
+@functools.lru_cache(maxsize=256)
+def _get_request(task: str) -> Request:
     return Request(Kind.GET, "GET", _task_path(task))
 
 
