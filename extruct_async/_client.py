@@ -372,11 +372,14 @@ class DiscoveryTasks:
         # One flag for all: polled only while this loop waits, not while the caller
         # holds a yielded task (or has left the loop without closing it).
         listening = Listening()
+
+        def notify(task: DiscoveryTask, error: BaseException | None) -> None:
+            updates.put_nowait((task, error))  # one function for all (not one per task)
+
         subscriptions = {
             key: self._poller.subscribe(
                 handle, interval=schedule.interval, max_interval=schedule.ceiling,
-                max_outage=schedule.max_outage, group=listening,
-                notify=lambda task, error: updates.put_nowait((task, error)),
+                max_outage=schedule.max_outage, group=listening, notify=notify,
             )
             for key, handle in pending.items()
         }

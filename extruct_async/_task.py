@@ -372,6 +372,8 @@ class DiscoveryTask:
 class _Schedule:
     """A waiter's polling options, checked, and its deadline on the loop clock."""
 
+    __slots__ = ("ceiling", "deadline", "interval", "max_outage", "timeout")
+
     def __init__(self, interval: float, ceiling: float, timeout: float | None,
                  max_outage: float | None) -> None:
         self.interval = interval
@@ -422,8 +424,11 @@ class _Follow:
         if self._subscription is not None:
             await self._subscription.aclose()
 
-    async def next_update(self) -> None:
+    def next_update(self) -> Awaitable[None]:
         """Wait for the task's next refresh or failed read; raise when the wait must end.
+
+        Returns the subscription's own awaitable when there is no deadline: no
+        coroutine frame of its own for each of thousands of waiters.
 
         Raises:
             WaitTimeoutError: the deadline passed.
@@ -437,11 +442,13 @@ class _Follow:
             )
         remaining = schedule.remaining()
         if remaining is None:
-            await self._subscription.updated()
-            return
+            return self._subscription.updated()
         if remaining <= 0:
             raise WaitTimeoutError([task], schedule.timeout or 0.0)
+        return self._until(self._subscription, remaining)
+
+    async def _until(self, subscription: Subscription, remaining: float) -> None:
         try:
-            await asyncio.wait_for(self._subscription.updated(), remaining)
+            await asyncio.wait_for(subscription.updated(), remaining)
         except asyncio.TimeoutError:
-            raise WaitTimeoutError([task], schedule.timeout or 0.0) from None
+            raise WaitTimeoutError([self._task], self._schedule.timeout or 0.0) from None
