@@ -229,10 +229,11 @@ class Pipeline:
             # One attempt, written out here rather than in a coroutine of its own, and
             # an open gate passed without an await: a status read is mostly this path.
             gate = self._shared.gate
-            if not gate.try_enter(loop.time()):
+            now = loop.time()
+            if not gate.try_enter(now):
                 await gate.enter()
-            try:
                 now = loop.time()
+            try:
                 outgoing = self._admitted(request, budget, now, on_admit)
                 if outgoing is None:  # admitted too late: nothing starts after the deadline
                     failure, wait = last or _out_of_time(request, self.url(request), budget), None

@@ -194,13 +194,13 @@ class Transport(Protocol):
 
 
 class AiohttpTransport:
-    """The default transport: one :class:`aiohttp.ClientSession` for every request.
+    """The default transport: aiohttp, with one connection pool for every request.
 
     Args:
         max_connections: connection pool size (the client's gate caps concurrency
             anyway, so this only needs to be as large).
-        trust_env: take proxies (``HTTPS_PROXY``, ``NO_PROXY``) and ``.netrc`` from the
-            environment, as httpx does.
+        trust_env: take proxies (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``) from the
+            environment, read once per host (once in all when it names no proxy).
         session: a caller's own session. Its connector (pool, TLS, proxy settings) is
             shared, never closed; requests go through a light session of the
             transport's own on top of it, so aiohttp's silent re-send of a dropped
@@ -236,7 +236,8 @@ class AiohttpTransport:
 
         # Created on first use, inside the running loop, as aiohttp requires.
         # aiohttp's own trust_env costs two thread hops per request (a netrc and a
-        # proxy lookup): the environment's proxy is looked up here, once per host.
+        # proxy lookup): the environment's proxy is looked up here, once per host
+        # (once in all when the environment names no proxy).
         callers, base = self._callers, self._session
         if headers is None and base is not None:
             return base
@@ -382,8 +383,12 @@ class AiohttpTransport:
     async def _proxy(self, url: str) -> str | None:
         """The proxy the environment names for ``url``'s host (``HTTPS_PROXY``, ``NO_PROXY``)."""
         parts = urlsplit(url)
-        proxy = await asyncio.to_thread(_environment_proxy, parts.scheme, parts.hostname or "")
+        proxy, anywhere = await asyncio.to_thread(
+            _environment_proxy, parts.scheme, parts.hostname or ""
+        )
         self._proxies[_origin(url)] = proxy
+        if not anywhere:  # the environment names no proxy at all: stop asking
+            self._trust_env = False
         return proxy
 
     async def aclose(self) -> None:
@@ -410,11 +415,12 @@ def _origin(url: str) -> str:
     return url if end < 0 else url[:end]
 
 
-def _environment_proxy(scheme: str, host: str) -> str | None:
+def _environment_proxy(scheme: str, host: str) -> tuple[str | None, bool]:
+    """The proxy for ``host``, and whether the environment names any proxy at all."""
     proxies = urllib.request.getproxies()
     if not host or urllib.request.proxy_bypass(host):
-        return None
-    return proxies.get(scheme) or proxies.get("all")
+        return None, bool(proxies)
+    return proxies.get(scheme) or proxies.get("all"), bool(proxies)
 
 
 async def _read(answer: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:

@@ -359,6 +359,34 @@ async def test_a_proxy_named_in_the_environment_carries_the_requests(
     assert through.seen[0].headers["Host"] == "extruct.invalid"
 
 
+async def test_an_environment_without_proxies_is_read_once(
+    serve: Serve, no_proxy_settings: pytest.MonkeyPatch,
+) -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    first, second = await serve(answer), await serve(answer)
+    transport = AiohttpTransport()
+    lookups: list[str] = []
+    real = asyncio.to_thread
+
+    async def counted(function: Callable[..., Any], *args: Any) -> Any:
+        lookups.append(function.__name__)
+        return await real(function, *args)
+
+    no_proxy_settings.setattr(asyncio, "to_thread", counted)
+    try:
+        for url in (first.url, first.url, second.url, second.url):
+            await transport.send(HTTPRequest("GET", url + "/x"))
+        # A proxy named later is not looked for: as with a host already looked up.
+        no_proxy_settings.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        await transport.send(HTTPRequest("GET", second.url + "/x"))
+    finally:
+        await transport.aclose()
+    assert lookups == ["_environment_proxy"]
+    assert (len(first.seen), len(second.seen)) == (2, 3)
+
+
 @pytest.mark.parametrize("how", ["NO_PROXY", "trust_env=False"])
 async def test_no_proxy_or_trust_env_off_goes_direct(
     serve: Serve, no_proxy_settings: pytest.MonkeyPatch, how: str,
