@@ -106,6 +106,10 @@ class _LowerCaseView(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         return self._headers[key]
 
+    def __reduce__(self) -> tuple[type[_LowerCaseView], tuple[dict[str, str]]]:
+        # A copy (pickle, deepcopy) is a view of a plain dict: aiohttp's own is neither.
+        return (_LowerCaseView, (dict(self.items()),))
+
     def __contains__(self, key: object) -> bool:
         return key in self._headers
 

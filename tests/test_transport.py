@@ -8,7 +8,9 @@ aiohttp failure into the SDK's errors is tested against aiohttp itself.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import pickle
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -264,9 +266,6 @@ async def test_any_number_of_header_sets_each_sent_as_given(serve: Serve) -> Non
 
 
 def test_request_headers_are_read_only_and_copy_as_themselves() -> None:
-    import copy
-    import pickle
-
     request = HTTPRequest("GET", "http://x", {"Authorization": f"Bearer {API_KEY}"})
     headers = request.headers
     for change in (
@@ -327,6 +326,9 @@ async def test_transport_on_its_own(serve: Serve) -> None:
     assert answer.headers.get("x-missing", "none") == "none"
     assert {**answer.headers} == dict(answer.headers.items())
     assert "'x-request-id': 'r-1'" in repr(answer.headers)
+    for twin in (copy.deepcopy(answer), pickle.loads(pickle.dumps(answer))):
+        assert twin == answer
+        assert twin.headers.get("x-request-id") == "r-1"
 
 
 # -- proxies from the environment (trust_env) -----------------------------------------
