@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -50,6 +51,20 @@ _T = TypeVar("_T")
 
 #: Looks for the effect of a create or resume that may have applied; None if absent.
 Reconcile = Callable[["Budget"], Awaitable["Reply[Any] | None"]]
+
+
+#: Forks this process descends from (counted in the child): a client's loop belongs to
+#: the process that first used it.
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Budget:
@@ -88,13 +103,13 @@ class Budget:
 class _Shared:
     """What a client and its ``with_options`` copies share."""
 
-    __slots__ = ("closed", "gate", "loop", "thread", "transport")
+    __slots__ = ("closed", "forks", "gate", "loop", "transport")
 
     def __init__(self, transport: Transport, gate: Gate) -> None:
         self.transport = transport
         self.gate = gate
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread: int | None = None  # the thread that runs ``loop``
+        self.forks = 0  # ``_forks`` when ``loop`` was taken
         self.closed = False
 
 
@@ -177,14 +192,18 @@ class Pipeline:
                 " with `async with` around all of its calls)"
             )
         loop = shared.loop
-        # Inside a coroutine, the loop running in this thread is the one running it (a
-        # thread runs one loop at a time). Asking asyncio instead costs a getpid()
-        # system call per request on Python 3.10 and 3.11.
-        if loop is not None and shared.thread == threading.get_ident() and loop.is_running():
+        # The loop that runs in this thread is the one running this coroutine. Asking
+        # asyncio instead costs a getpid() system call per request on 3.10 and 3.11 (its
+        # guard against a forked child); here an at-fork hook guards against that.
+        if (
+            loop is not None
+            and getattr(loop, "_thread_id", None) == threading.get_ident()
+            and shared.forks == _forks
+        ):
             return loop
         running = asyncio.get_running_loop()
         if loop is None:
-            shared.loop, shared.thread = running, threading.get_ident()
+            shared.loop, shared.forks = running, _forks
         elif loop is not running:
             raise ClientStateError(
                 "this client belongs to another event loop: create one AsyncExtruct per"

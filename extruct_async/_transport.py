@@ -70,7 +70,7 @@ class Headers(dict[str, str]):
     def __reduce__(self) -> tuple[type[Headers], tuple[dict[str, str]]]:
         return (Headers, (dict(self),))
 
-    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+    def _read_only(self: Any, *args: object, **kwargs: object) -> NoReturn:
         raise TypeError("request headers are read-only: make a new mapping")
 
     __setitem__ = __delitem__ = __ior__ = _read_only
@@ -92,7 +92,8 @@ class _LowerCaseView(Mapping[str, str]):
 
     aiohttp's headers already look up case-insensitively; only their keys keep the
     case they came in. A copy with lowered keys costs more than the rest of reading
-    a status answer, so this view lowers keys only when somebody iterates.
+    a status answer, so this view lowers keys only when somebody iterates. Look up by
+    lower-case name (what a copy keeps); a header sent twice reads as its first value.
     """
 
     # ``get`` is the headers' own (C) method, not a Python one around it: the client
@@ -223,6 +224,7 @@ class AiohttpTransport:
         self._callers = session
         self._session: aiohttp.ClientSession | None = None
         self._by_headers: dict[int, tuple[Headers, aiohttp.ClientSession]] = {}
+        self._seen_once: dict[int, Headers] = {}
         self._closed = False
         self._proxies: dict[str, str | None] = {}
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
@@ -232,40 +234,36 @@ class AiohttpTransport:
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self._max_connections})"
 
-    def _open(self, headers: Headers | None = None) -> aiohttp.ClientSession:
-        """The shared session; with ``headers``, a light one that sends them by default."""
+    def _open(self) -> aiohttp.ClientSession:
+        """The shared session (made on first use, inside the running loop, as aiohttp asks)."""
         if self._closed:
             raise ExtructError("the transport is closed")
+        if self._session is None:
+            import aiohttp
+
+            # aiohttp's own trust_env costs two thread hops per request (a netrc and a
+            # proxy lookup): the environment's proxy is looked up here, once per host
+            # (once in all when the environment names no proxy).
+            if self._callers is None:
+                connector = aiohttp.TCPConnector(limit=self._max_connections)
+                self._session = _no_hidden_resend(aiohttp.ClientSession(connector=connector))
+            else:
+                self._session = self._light(None)
+        return self._session
+
+    def _light(self, headers: Headers | None) -> aiohttp.ClientSession:
+        """A session on the shared connector (or the caller's) that sends ``headers``."""
         import aiohttp
 
-        # Created on first use, inside the running loop, as aiohttp requires.
-        # aiohttp's own trust_env costs two thread hops per request (a netrc and a
-        # proxy lookup): the environment's proxy is looked up here, once per host
-        # (once in all when the environment names no proxy).
-        callers, base = self._callers, self._session
-        if headers is None and base is not None:
-            return base
-        if callers is None and base is None:
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections)
-            )
-        else:  # on the caller's connector, or on our own shared one
-            source = callers if callers is not None else base
-            assert source is not None
-            session = aiohttp.ClientSession(
-                connector=source.connector,
-                connector_owner=False,
-                headers=headers,
-                trace_configs=list(callers.trace_configs) if callers is not None else None,
-            )
-        # aiohttp silently re-sends an idempotent request once when a reused
-        # connection drops (3.11+). That hidden attempt would pass neither the gate
-        # nor the retry policy: every attempt must be ours. aiohttp's own
-        # TestClient turns it off the same way; a test proves it stays off.
-        session._retry_connection = False
-        if headers is None:
-            self._session = session
-        return session
+        callers = self._callers
+        source = callers if callers is not None else self._session
+        assert source is not None  # the shared session is made first
+        return _no_hidden_resend(aiohttp.ClientSession(
+            connector=source.connector,
+            connector_owner=False,
+            headers=headers,
+            trace_configs=list(callers.trace_configs) if callers is not None else None,
+        ))
 
     def _session_for(
         self, headers: Mapping[str, str]
@@ -274,17 +272,22 @@ class AiohttpTransport:
 
         aiohttp merges a request's own headers into its session's at every request, a
         cost as large as the rest of this transport's. A client sends one or two
-        unchanging :class:`Headers` objects again and again: each gets a light session
-        (same connector, same pool) that sends them as its defaults.
+        unchanging :class:`Headers` objects again and again: each, the second time it
+        is seen, gets a light session (same connector, same pool) that sends them as
+        its defaults. Headers made for one request only never get one.
         """
-        if self._session is None:
-            self._open()
-        if type(headers) is Headers and len(self._by_headers) < _HEADER_SESSIONS:
-            session = self._open(headers)
-            self._by_headers[id(headers)] = (headers, session)  # kept: its id stays its own
-            return session, None
-        assert self._session is not None
-        return self._session, headers
+        session = self._open()
+        if type(headers) is not Headers or len(self._by_headers) >= _HEADER_SESSIONS:
+            return session, headers
+        key = id(headers)
+        if self._seen_once.pop(key, None) is not headers:
+            if len(self._seen_once) >= _HEADER_SESSIONS:  # forget the oldest
+                del self._seen_once[next(iter(self._seen_once))]
+            self._seen_once[key] = headers  # kept: its id stays its own
+            return session, headers
+        light = self._light(headers)
+        self._by_headers[key] = (headers, light)
+        return light, None
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """Send ``request`` once and read its answer.
@@ -400,6 +403,7 @@ class AiohttpTransport:
         self._closed = True
         sessions = [session for _, session in self._by_headers.values()]
         self._by_headers.clear()
+        self._seen_once.clear()
         if self._session is not None:
             sessions.append(self._session)  # last: it may own the connector
             self._session = None
@@ -409,6 +413,15 @@ class AiohttpTransport:
 
 #: Header sets a transport gives a session of their own (a client uses two).
 _HEADER_SESSIONS = 8
+
+
+def _no_hidden_resend(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    # aiohttp silently re-sends an idempotent request once when a reused connection
+    # drops (3.11+). That hidden attempt would pass neither the gate nor the retry
+    # policy: every attempt must be ours. aiohttp's own TestClient turns it off the same
+    # way; a test proves it stays off.
+    session._retry_connection = False
+    return session
 #: Not looked up yet (None is an answer: no proxy).
 _UNKNOWN: Any = object()
 

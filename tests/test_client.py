@@ -8,6 +8,7 @@ tested against real servers elsewhere (``test_pipeline``, ``test_faults``).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import traceback
 from collections.abc import AsyncIterator
@@ -283,6 +284,58 @@ def test_a_client_used_from_a_loop_of_another_thread_while_its_own_runs(
         first.call_soon_threadsafe(first.stop)
         thread.join()
         first.close()
+
+
+def test_a_client_whose_loop_moved_to_another_thread_refuses_this_one(
+    routes: Routes, transport: MockTransport
+) -> None:
+    """First used in this thread; its loop now runs in another, and this thread runs a new one."""
+    import asyncio
+    import threading
+
+    routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
+    client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
+    first = asyncio.new_event_loop()
+    assert first.run_until_complete(client.discovery_tasks.get("t1")).id == "t1"
+    thread = threading.Thread(target=first.run_forever)
+    thread.start()
+    try:
+        assert asyncio.run_coroutine_threadsafe(asyncio.sleep(0), first).result(timeout=30) is None
+        with pytest.raises(ClientStateError, match="another event loop"):
+            asyncio.run(client.discovery_tasks.get("t1"))
+    finally:
+        first.call_soon_threadsafe(first.stop)
+        thread.join()
+        first.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+def test_a_forked_child_cannot_use_its_parents_client(
+    routes: Routes, transport: MockTransport
+) -> None:
+    """Forked inside the parent's running loop: in the child that loop still looks alive."""
+    import asyncio
+
+    routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
+    client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
+
+    async def parent() -> int:
+        assert (await client.discovery_tasks.get("t1")).id == "t1"
+        pid = os.fork()
+        if pid == 0:  # the child: a loop of its own, the parent's client
+            code = 3
+            try:
+                asyncio.run(client.discovery_tasks.get("t1"))
+                code = 1
+            except ClientStateError:
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)  # noqa: ASYNC222 -- the child ends at once
+        assert (await client.discovery_tasks.get("t1")).id == "t1"  # the parent's still works
+        return os.waitstatus_to_exitcode(status)
+
+    assert asyncio.run(parent()) == 0  # refused in the child: "another event loop"
 
 
 # -- request shapes -----------------------------------------------------------------

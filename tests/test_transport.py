@@ -253,14 +253,18 @@ async def test_any_number_of_header_sets_each_sent_as_given(serve: Serve) -> Non
     transport = AiohttpTransport()
     requests = [HTTPRequest("GET", f"{server.url}/{n}", {"X-N": str(n)}) for n in range(12)]
     try:
-        for request in [*requests, *reversed(requests)]:
+        for n in range(12):  # header sets made for one request each: no session of their own
+            await transport.send(HTTPRequest("GET", f"{server.url}/{n}", {"X-N": str(n)}))
+        assert not transport._by_headers
+        for request in [*requests, *reversed(requests)]:  # each set seen twice
             await transport.send(request)
+        assert len(transport._by_headers) == 8  # and no more: the others go per request
     finally:
         await transport.aclose()
     assert [seen.headers["X-N"] for seen in server.seen] == [
         seen.path[1:] for seen in server.seen
     ]
-    assert len(server.seen) == 24
+    assert len(server.seen) == 36
     with pytest.raises(ExtructError, match="closed"):
         await transport.send(requests[0])  # not through a session kept for its headers
 
