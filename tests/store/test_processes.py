@@ -37,9 +37,12 @@ def test_processes_share_one_rate_limit(shared_url: str, namespace: str) -> None
     # starts span at least a second (1 us of slack for float rounding).
     spans = [later - earlier for earlier, later in zip(starts, starts[RATE:], strict=False)]
     assert min(spans) >= 1.0 - 1e-6
-    # Together they keep at least 90% of the rate while they have work.
+    # Together they keep most of the rate while they have work. A sanity floor, not the
+    # figure (benchmark 7 measures that): every process sleeps until the next free slot,
+    # and on a loaded machine all four can wake a few ms late, which loses real slots at
+    # 22 ms apart. A limiter that split the rate between processes would give 25%.
     throughput = (len(starts) - 1) / (starts[-1] - starts[0])
-    assert throughput >= 0.9 * RATE, throughput
+    assert throughput >= 0.75 * RATE, throughput
     # And every process got its share of the schedule (nobody starved).
     assert min(run[-1] for run in runs) > starts[0]
 
