@@ -422,6 +422,8 @@ def _no_hidden_resend(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
     # way; a test proves it stays off.
     session._retry_connection = False
     return session
+
+
 #: Not looked up yet (None is an answer: no proxy).
 _UNKNOWN: Any = object()
 
@@ -441,10 +443,11 @@ def _environment_proxy(scheme: str, host: str) -> tuple[str | None, bool]:
 
 
 async def _read(answer: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """Read at most ``limit`` bytes of the body; also say whether that was all of it."""
-    length = answer.content_length
-    if length is not None and length <= limit:  # aiohttp reads exactly that many
-        return await answer.read(), True
+    """Read at most ``limit`` bytes of the body, in chunks; also say whether that was all.
+
+    For a body of unknown length or one said to be too long (``send`` reads a body of
+    known, allowed length in one call).
+    """
     content = answer.content
     chunks: list[bytes] = []
     size = 0
