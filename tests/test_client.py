@@ -7,11 +7,15 @@ tested against real servers elsewhere (``test_pipeline``, ``test_faults``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import re
+import signal
+import threading
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -251,8 +255,6 @@ async def test_closed_client_and_second_loop_raise_client_state_errors(
 
 
 def test_a_client_used_from_a_second_loop(routes: Routes, transport: MockTransport) -> None:
-    import asyncio
-
     routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
     client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
     asyncio.run(client.discovery_tasks.get("t1"))
@@ -260,53 +262,46 @@ def test_a_client_used_from_a_second_loop(routes: Routes, transport: MockTranspo
         asyncio.run(client.discovery_tasks.get("t1"))
 
 
+@contextlib.contextmanager
+def running_in_a_thread(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Run ``loop`` forever in a thread of its own, up when entered; stop and close it."""
+    thread = threading.Thread(target=loop.run_forever)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(timeout=30)
+        yield
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
 def test_a_client_used_from_a_loop_of_another_thread_while_its_own_runs(
     routes: Routes, transport: MockTransport
 ) -> None:
     """The same-loop check's fast path (its loop runs, in this thread) sees the thread too."""
-    import asyncio
-    import threading
-
     routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
     client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
     first = asyncio.new_event_loop()
-    thread = threading.Thread(target=first.run_forever)
-    thread.start()
-    try:
+    with running_in_a_thread(first):
         used = asyncio.run_coroutine_threadsafe(client.discovery_tasks.get("t1"), first)
         assert used.result(timeout=30).id == "t1"
-        assert first.is_running()
         with pytest.raises(ClientStateError, match="another event loop"):
             asyncio.run(client.discovery_tasks.get("t1"))
         again = asyncio.run_coroutine_threadsafe(client.discovery_tasks.get("t1"), first)
         assert again.result(timeout=30).id == "t1"  # its own loop still may
-    finally:
-        first.call_soon_threadsafe(first.stop)
-        thread.join()
-        first.close()
 
 
 def test_a_client_whose_loop_moved_to_another_thread_refuses_this_one(
     routes: Routes, transport: MockTransport
 ) -> None:
     """First used in this thread; its loop now runs in another, and this thread runs a new one."""
-    import asyncio
-    import threading
-
     routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
     client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
     first = asyncio.new_event_loop()
     assert first.run_until_complete(client.discovery_tasks.get("t1")).id == "t1"
-    thread = threading.Thread(target=first.run_forever)
-    thread.start()
-    try:
-        assert asyncio.run_coroutine_threadsafe(asyncio.sleep(0), first).result(timeout=30) is None
-        with pytest.raises(ClientStateError, match="another event loop"):
-            asyncio.run(client.discovery_tasks.get("t1"))
-    finally:
-        first.call_soon_threadsafe(first.stop)
-        thread.join()
-        first.close()
+    with running_in_a_thread(first), pytest.raises(ClientStateError, match="another event loop"):
+        asyncio.run(client.discovery_tasks.get("t1"))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
@@ -314,8 +309,6 @@ def test_a_forked_child_cannot_use_its_parents_client(
     routes: Routes, transport: MockTransport
 ) -> None:
     """Forked inside the parent's running loop: in the child that loop still looks alive."""
-    import asyncio
-
     routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
     client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
 
@@ -323,6 +316,7 @@ def test_a_forked_child_cannot_use_its_parents_client(
         assert (await client.discovery_tasks.get("t1")).id == "t1"
         pid = os.fork()
         if pid == 0:  # the child: a loop of its own, the parent's client
+            signal.alarm(60)  # a child that hangs dies, and fails the test, not the run
             code = 3
             try:
                 asyncio.run(client.discovery_tasks.get("t1"))
