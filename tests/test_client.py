@@ -254,12 +254,17 @@ async def test_closed_client_and_second_loop_raise_client_state_errors(
         await client.discovery_tasks.get("t1")
 
 
-def test_a_client_used_from_a_second_loop(routes: Routes, transport: MockTransport) -> None:
+@pytest.fixture
+def unbound(routes: Routes, transport: MockTransport) -> AsyncExtruct:
+    """A client not yet used on any loop; ``t1`` answers as often as asked."""
     routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
-    client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
-    asyncio.run(client.discovery_tasks.get("t1"))
+    return AsyncExtruct(API_KEY, BASE_URL, transport=transport)
+
+
+def test_a_client_used_from_a_second_loop(unbound: AsyncExtruct) -> None:
+    asyncio.run(unbound.discovery_tasks.get("t1"))
     with pytest.raises(ClientStateError, match="another event loop"):
-        asyncio.run(client.discovery_tasks.get("t1"))
+        asyncio.run(unbound.discovery_tasks.get("t1"))
 
 
 @contextlib.contextmanager
@@ -277,56 +282,48 @@ def running_in_a_thread(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
 
 
 def test_a_client_used_from_a_loop_of_another_thread_while_its_own_runs(
-    routes: Routes, transport: MockTransport
+    unbound: AsyncExtruct,
 ) -> None:
     """The same-loop check's fast path (its loop runs, in this thread) sees the thread too."""
-    routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
-    client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
     first = asyncio.new_event_loop()
     with running_in_a_thread(first):
-        used = asyncio.run_coroutine_threadsafe(client.discovery_tasks.get("t1"), first)
+        used = asyncio.run_coroutine_threadsafe(unbound.discovery_tasks.get("t1"), first)
         assert used.result(timeout=30).id == "t1"
         with pytest.raises(ClientStateError, match="another event loop"):
-            asyncio.run(client.discovery_tasks.get("t1"))
-        again = asyncio.run_coroutine_threadsafe(client.discovery_tasks.get("t1"), first)
+            asyncio.run(unbound.discovery_tasks.get("t1"))
+        again = asyncio.run_coroutine_threadsafe(unbound.discovery_tasks.get("t1"), first)
         assert again.result(timeout=30).id == "t1"  # its own loop still may
 
 
 def test_a_client_whose_loop_moved_to_another_thread_refuses_this_one(
-    routes: Routes, transport: MockTransport
+    unbound: AsyncExtruct,
 ) -> None:
     """First used in this thread; its loop now runs in another, and this thread runs a new one."""
-    routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
-    client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
     first = asyncio.new_event_loop()
-    assert first.run_until_complete(client.discovery_tasks.get("t1")).id == "t1"
+    assert first.run_until_complete(unbound.discovery_tasks.get("t1")).id == "t1"
     with running_in_a_thread(first), pytest.raises(ClientStateError, match="another event loop"):
-        asyncio.run(client.discovery_tasks.get("t1"))
+        asyncio.run(unbound.discovery_tasks.get("t1"))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
-def test_a_forked_child_cannot_use_its_parents_client(
-    routes: Routes, transport: MockTransport
-) -> None:
+def test_a_forked_child_cannot_use_its_parents_client(unbound: AsyncExtruct) -> None:
     """Forked inside the parent's running loop: in the child that loop still looks alive."""
-    routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
-    client = AsyncExtruct(API_KEY, BASE_URL, transport=transport)
 
     async def parent() -> int:
-        assert (await client.discovery_tasks.get("t1")).id == "t1"
+        assert (await unbound.discovery_tasks.get("t1")).id == "t1"
         pid = os.fork()
         if pid == 0:  # the child: a loop of its own, the parent's client
             signal.alarm(60)  # a child that hangs dies, and fails the test, not the run
             code = 3
             try:
-                asyncio.run(client.discovery_tasks.get("t1"))
+                asyncio.run(unbound.discovery_tasks.get("t1"))
                 code = 1
             except ClientStateError:
                 code = 0
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)  # noqa: ASYNC222 -- the child ends at once
-        assert (await client.discovery_tasks.get("t1")).id == "t1"  # the parent's still works
+        assert (await unbound.discovery_tasks.get("t1")).id == "t1"  # the parent's still works
         return os.waitstatus_to_exitcode(status)
 
     assert asyncio.run(parent()) == 0  # refused in the child: "another event loop"
