@@ -13,6 +13,7 @@
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
     from ._client import AsyncExtruct, DiscoveryTasks
     from ._errors import (
         APIConnectionError,
@@ -45,7 +46,7 @@ if _typing.TYPE_CHECKING:
     from ._retry import RetryPolicy
     from ._store import Store
     from ._task import DiscoveryTask
-    from ._transport import AiohttpTransport, HTTPRequest, HTTPResponse, Timeout, Transport
+    from ._transport import HTTPRequest, HTTPResponse, Timeout, Transport
 
 from ._lazy import loader as _loader
 from ._version import __version__
@@ -56,7 +57,7 @@ _LAZY = {
     "APIResponseError": "._errors",
     "APIStatusError": "._errors",
     "APITimeoutError": "._errors",
-    "AiohttpTransport": "._transport",
+    "AiohttpTransport": "._aiohttp",
     "AsyncExtruct": "._client",
     "AuthenticationError": "._errors",
     "BadRequestError": "._errors",

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from . import _arguments as check
+from ._aiohttp import AiohttpTransport
 from ._create import Creates, run_key
 from ._endpoints import Endpoints
 from ._errors import (
@@ -39,7 +40,6 @@ from ._task import DEFAULT_MAX_OUTAGE, DEFAULT_POLL_INTERVAL, DiscoveryTask, _Sc
 from ._transport import (
     DEFAULT_MAX_RESPONSE_SIZE,
     USER_AGENT,
-    AiohttpTransport,
     Headers,
     Timeout,
     Transport,

@@ -14,7 +14,7 @@ The life of one request, top to bottom (:meth:`Pipeline.send`):
    the retries run out), within the same budget.
 
 Nothing is retried anywhere else: no wrapper above, no hidden re-send below (see
-``_transport``).
+``_aiohttp``).
 """
 
 from __future__ import annotations

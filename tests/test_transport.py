@@ -29,7 +29,7 @@ from extruct_async import (
     ServerError,
     Timeout,
 )
-from extruct_async._transport import ERROR_BODY_LIMIT
+from extruct_async._aiohttp import ERROR_BODY_LIMIT
 from extruct_async.testing import FakeExtructServer
 from tests._mock_api import MockAPI
 from tests.conftest import API_KEY, TASK, Serve
