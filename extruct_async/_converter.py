@@ -2,25 +2,42 @@
 
 Answers come *in* through msgspec, straight into the models (``_protocol``); this
 converter owns the way *out*: request bodies (criteria, tables) and exports of
-models. Its rules:
+models (``to_dict``, ``to_json``). It sits below the models and knows none of them by
+name: its rules hold for every attrs class, and a model sent in a request body says so
+with :func:`omit_none`. The rules:
 
-- ``None`` values are left out of request bodies (``omit_none``); exports keep them.
+- ``None`` values are left out of request bodies (:func:`omit_none`); exports keep them.
 - A datetime is written as ISO 8601 in UTC with a ``Z``, as the service writes it.
-- Enum members are written as their plain values; numbers and strings as they are.
+- Enum members are written as their plain values (also in a field declared ``str``
+  that holds one); numbers and strings as they are.
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
+import attrs
 import cattrs
+import msgspec
 from cattrs.gen import make_dict_unstructure_fn
 
-from ._models import CompanyResult, Criterion, Score, Table, TaskState
+__all__ = ["converter", "make_converter", "omit_none", "timestamp", "to_json"]
 
-__all__ = ["converter", "make_converter", "timestamp"]
+_C = TypeVar("_C", bound=type)
+
+#: The models sent in request bodies (see :func:`omit_none`).
+_OMIT_NONE: set[type] = set()
+
+
+def omit_none(model: _C) -> _C:
+    """Mark an attrs class as sent in request bodies: its None fields are left out.
+
+    A class decorator; the class is returned unchanged.
+    """
+    _OMIT_NONE.add(model)
+    return model
 
 
 def timestamp(value: datetime) -> str:
@@ -43,12 +60,12 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda member: member.value
     )
-    exported: tuple[type[Any], ...] = (TaskState, CompanyResult, Score)
-    for model in exported:
-        conv.register_unstructure_hook(model, _plain(conv, model))
-    sent: tuple[type[Any], ...] = (Criterion, Table)
-    for model in sent:
-        conv.register_unstructure_hook(model, _omit_none(conv, model))
+    # Each hook is made on a class's first use and kept. A later registration is
+    # asked first: a marked model before any other attrs class.
+    conv.register_unstructure_hook_factory(attrs.has, lambda model: _plain(conv, model))
+    conv.register_unstructure_hook_factory(
+        lambda t: t in _OMIT_NONE, lambda model: _omit_none(conv, model)
+    )
     return conv
 
 
@@ -78,3 +95,8 @@ def _omit_none(conv: cattrs.Converter, model: type[Any]) -> Any:
 
 #: The converter the SDK uses.
 converter = make_converter()
+
+
+def to_json(model: object) -> str:
+    """A model as one line of the service's JSON (nulls kept)."""
+    return msgspec.json.encode(converter.unstructure(model)).decode()

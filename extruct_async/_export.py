@@ -1,11 +1,13 @@
-"""Models out of the SDK: the service's JSON, flat records for CSV, and DataFrames.
+"""Many result rows out of the SDK at once: flat records with one set of columns, DataFrames.
 
-- ``to_dict`` / ``to_json`` give the service's own JSON shape: integers stay integers,
-  timestamps are UTC with a ``Z``, nulls are kept, enum members are their plain values.
-- ``to_record`` flattens a result row for CSV and DataFrames: one column per field, and
-  for each criterion ``scores.<key>.grade``, ``scores.<key>.explanation`` and
-  ``scores.<key>.sources`` (the URLs, space-separated).
-- ``to_records`` / ``to_dataframe`` do it for many rows, with one set of columns.
+One model's own export is its method, by the converter's rules (``_converter``):
+``to_dict`` / ``to_json`` give the service's own JSON shape, and
+``CompanyResult.to_record`` flattens a row for CSV: one column per field, and for each
+criterion ``scores.<key>.grade``, ``scores.<key>.explanation`` and
+``scores.<key>.sources`` (the URLs, space-separated). Here, for many rows:
+
+- ``to_records``: the records and their columns (the row fields, then every criterion's).
+- ``to_dataframe``: the same as a pandas or polars DataFrame.
 """
 
 from __future__ import annotations
@@ -16,37 +18,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-import msgspec
 
-from ._converter import converter
-from ._models import CompanyResult, TaskState
+from ._models import CompanyResult, Score
 
-__all__ = ["to_dataframe", "to_dict", "to_json", "to_record", "to_records"]
+__all__ = ["to_dataframe", "to_records"]
 
 _ROW_FIELDS = tuple(field.name for field in attrs.fields(CompanyResult) if field.name != "scores")
-_SCORE_PARTS = ("grade", "explanation", "sources")
-
-
-def to_dict(model: TaskState | CompanyResult) -> dict[str, Any]:
-    """The model as the service's JSON object (see the module docstring)."""
-    data: dict[str, Any] = converter.unstructure(model)
-    return data
-
-
-def to_json(model: TaskState | CompanyResult) -> str:
-    """The model as one line of the service's JSON."""
-    return msgspec.json.encode(to_dict(model)).decode()
-
-
-def to_record(row: CompanyResult) -> dict[str, Any]:
-    """A result row as one flat record: scalar fields, then three columns per criterion."""
-    data = to_dict(row)
-    record = {name: data[name] for name in _ROW_FIELDS}
-    for key, score in data["scores"].items():
-        record[f"scores.{key}.grade"] = score["grade"]
-        record[f"scores.{key}.explanation"] = score["explanation"]
-        record[f"scores.{key}.sources"] = " ".join(score["sources"])
-    return record
+_SCORE_PARTS = tuple(field.name for field in attrs.fields(Score))
 
 
 def to_records(rows: Iterable[CompanyResult]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -54,7 +32,7 @@ def to_records(rows: Iterable[CompanyResult]) -> tuple[list[str], list[dict[str,
 
     A criterion some row lacks is an empty (None) cell in that row.
     """
-    records = [to_record(row) for row in rows]
+    records = [row.to_record() for row in rows]
     keys: dict[str, None] = {}
     for record in records:
         keys.update(dict.fromkeys(k for k in record if k.startswith("scores.")))

@@ -16,6 +16,9 @@ What the service may send, and what the models make of it:
   too, so ``state.status == "done"`` and ``state.status is TaskStatus.DONE`` both
   hold), and a value the service adds later stays the plain string.
 - Timestamps are aware datetimes; one without an offset is taken as UTC.
+
+The way back out (``to_dict``, ``to_json``, ``to_record``) follows the rules of the one
+converter (``_converter``, below this module); many rows at once are ``_export``'s.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import attrs
+
+from ._converter import converter, omit_none, to_json
 
 __all__ = [
     "CompanyResult",
@@ -60,6 +65,7 @@ class DataSource(str, enum.Enum):
         return self.value
 
 
+@omit_none
 @attrs.frozen
 class Criterion:
     """A yes/no question every candidate is graded on, 1 (no) to 5 (clearly yes).
@@ -75,6 +81,7 @@ class Criterion:
     criterion: str
 
 
+@omit_none
 @attrs.frozen
 class Table:
     """An Extruct table that receives the task's results.
@@ -143,14 +150,11 @@ class CompanyResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The row as the service's JSON object: nulls kept, ``Z`` timestamps, ints as ints."""
-        from ._export import to_dict
-
-        return to_dict(self)
+        data: dict[str, Any] = converter.unstructure(self)
+        return data
 
     def to_json(self) -> str:
         """The row as one line of the service's JSON."""
-        from ._export import to_json
-
         return to_json(self)
 
     def to_record(self) -> dict[str, Any]:
@@ -159,9 +163,12 @@ class CompanyResult:
         One column per field, and per criterion ``scores.<key>.grade``,
         ``scores.<key>.explanation`` and ``scores.<key>.sources`` (space-separated URLs).
         """
-        from ._export import to_record
-
-        return to_record(self)
+        data = self.to_dict()
+        scores = data.pop("scores")
+        for key, score in scores.items():
+            for part, value in score.items():  # in Score's field order
+                data[f"scores.{key}.{part}"] = " ".join(value) if part == "sources" else value
+        return data
 
 
 @attrs.frozen
@@ -228,14 +235,11 @@ class TaskState:
 
     def to_dict(self) -> dict[str, Any]:
         """The task as the service's JSON object: nulls kept, ``Z`` timestamps."""
-        from ._export import to_dict
-
-        return to_dict(self)
+        data: dict[str, Any] = converter.unstructure(self)
+        return data
 
     def to_json(self) -> str:
         """The task as one line of the service's JSON."""
-        from ._export import to_json
-
         return to_json(self)
 
     @property
