@@ -11,6 +11,8 @@ import asyncio
 import copy
 import json
 import pickle
+import subprocess
+import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -287,6 +289,21 @@ def test_request_headers_are_read_only_and_copy_as_themselves() -> None:
         assert type(twin) is type(headers)
         assert API_KEY not in repr(twin)
     assert API_KEY not in repr(request)
+
+
+def test_the_seam_and_the_layers_above_it_load_no_http_library() -> None:
+    # Only the aiohttp backend imports aiohttp's client, and only when it first sends:
+    # a fresh interpreter importing the seam, the protocol and the client (the backend
+    # with it) has not loaded aiohttp. (The cold start benchmark measures what it costs.)
+    code = (
+        "import sys\n"
+        "import extruct_async._transport, extruct_async._protocol, extruct_async._client\n"
+        "assert 'extruct_async._aiohttp' in sys.modules\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp'))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert loaded.stdout.strip() == "[]"
 
 
 # -- aioresponses ----------------------------------------------------------------------
