@@ -1,10 +1,10 @@
 """The one cattrs converter: models back into the service's JSON shape.
 
 Answers come *in* through msgspec, straight into the models (``_protocol``); this
-converter owns the way *out*: request bodies (criteria, tables) and exports of
-models (``to_dict``, ``to_json``). It sits below the models and knows none of them by
-name: its rules hold for every attrs class, and a model sent in a request body says so
-with :func:`omit_none`. The rules:
+converter owns the way *out*: request bodies (criteria, tables) and exports of models
+(``to_dict``; ``to_json`` by :func:`json_line`). It sits below the models and knows
+none of them by name: its rules hold for every attrs class, and a model sent in a
+request body says so with :func:`omit_none`. The rules:
 
 - ``None`` values are left out of request bodies (:func:`omit_none`); exports keep them.
 - A datetime is written as ISO 8601 in UTC with a ``Z``, as the service writes it.
@@ -23,7 +23,7 @@ import cattrs
 import msgspec
 from cattrs.gen import make_dict_unstructure_fn
 
-__all__ = ["converter", "make_converter", "omit_none", "timestamp", "to_json"]
+__all__ = ["converter", "json_line", "make_converter", "omit_none", "timestamp"]
 
 _C = TypeVar("_C", bound=type)
 
@@ -97,6 +97,6 @@ def _omit_none(conv: cattrs.Converter, model: type[Any]) -> Any:
 converter = make_converter()
 
 
-def to_json(model: object) -> str:
+def json_line(model: object) -> str:
     """A model as one line of the service's JSON (nulls kept)."""
     return msgspec.json.encode(converter.unstructure(model)).decode()

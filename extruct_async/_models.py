@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from ._converter import converter, omit_none, to_json
+from ._converter import converter, json_line, omit_none
 
 __all__ = [
     "CompanyResult",
@@ -155,7 +155,7 @@ class CompanyResult:
 
     def to_json(self) -> str:
         """The row as one line of the service's JSON."""
-        return to_json(self)
+        return json_line(self)
 
     def to_record(self) -> dict[str, Any]:
         """The row flattened for CSV and DataFrames.
@@ -240,7 +240,7 @@ class TaskState:
 
     def to_json(self) -> str:
         """The task as one line of the service's JSON."""
-        return to_json(self)
+        return json_line(self)
 
     @property
     def progress(self) -> tuple[object, ...]:
