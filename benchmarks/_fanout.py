@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from extruct_async import AsyncExtruct
-from extruct_async._polling import SCAN_PAGE_SIZE
+from extruct_async._placement import SCAN_PAGE_SIZE
 
 from ._harness import Section, Target, count, median, ratio, seconds, times
 from ._processes import SimulatorProcess, run_job

@@ -101,7 +101,8 @@ async def fanout_part(*, url: str, api_key: str, store: str, n: int, first: int,
     specs = [{"query": f"fan-out benchmark task {i}", "desired_num_results": desired_num_results}
              for i in range(first, first + n)]
     async with AsyncExtruct(api_key, url, rate_limit=rate_limit, store=store) as client:
-        await client._endpoints.list_page(offset=0, limit=1)  # connection and store ready
+        async for _ in client.discovery_tasks.list(page_size=1):  # connection and store ready
+            break
         await asyncio.sleep(max(0.0, start_at - time.time()))
         started, cpu = time.time(), time.process_time()
         tasks = await client.discovery_tasks.create_many(specs)

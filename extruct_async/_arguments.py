@@ -7,11 +7,15 @@ Each check returns the value it accepted, so a caller reads as
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
+from typing import TypeVar
 
 from ._errors import InvalidRequestError, InvalidTypeError
 
-__all__ = ["boolean", "integer", "number", "sequence", "strings", "text"]
+__all__ = ["boolean", "integer", "number", "renamed", "sequence", "strings", "text"]
+
+_T = TypeVar("_T")
 
 
 def text(field: str, value: object, *, length: tuple[int, int] | None = None) -> str:
@@ -66,3 +70,23 @@ def sequence(field: str, value: object) -> list[object]:
 def strings(field: str, value: object) -> list[str]:
     """A list of non-blank strings; items are named ``field[i]``."""
     return [text(f"{field}[{i}]", item) for i, item in enumerate(sequence(field, value))]
+
+
+def renamed(
+    old: str, old_value: _T | None, new: str, new_value: _T, *, default: _T, stacklevel: int = 3
+) -> _T:
+    """The value of an argument renamed from ``old`` to ``new``; the old name warns.
+
+    The old spelling keeps working for one release, with a ``DeprecationWarning``
+    pointing at the caller (``stacklevel`` frames up); giving both names is an error.
+    """
+    if old_value is None:
+        return new_value
+    if new_value != default:
+        raise InvalidRequestError(old, f"the old name of {new!r}: give only {new!r}")
+    warnings.warn(
+        f"{old}= is deprecated and will be removed in the next release; use {new}=",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return old_value

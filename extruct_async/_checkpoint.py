@@ -15,14 +15,9 @@ in the client's memory (a stream restarted in the same process resumes).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from . import _arguments as check
 from ._errors import InvalidRequestError
-
-if TYPE_CHECKING:
-    from ._store import Scope
-    from ._task import DiscoveryTask
+from ._store import Scope
 
 __all__ = ["Checkpoint"]
 
@@ -45,8 +40,8 @@ class Checkpoint:
         self.taken = taken
 
     @classmethod
-    async def open(cls, task: DiscoveryTask, consumer: str | None) -> Checkpoint | None:
-        """The checkpoint of ``consumer`` on ``task`` (None for an unnamed stream).
+    async def open(cls, scope: Scope, task_id: str, consumer: str | None) -> Checkpoint | None:
+        """The checkpoint of ``consumer`` on the task (None for an unnamed stream).
 
         Raises:
             InvalidRequestError: ``consumer`` is blank, too long or not printable.
@@ -59,9 +54,8 @@ class Checkpoint:
             raise InvalidRequestError(
                 "consumer", f"a printable name of at most {_MAX_CONSUMER_LENGTH} characters"
             )
-        scope = task._endpoints.creates.scope
-        taken = await scope.store.checkpoint_load(scope.namespace, task.id, name)
-        return cls(scope, task.id, name, taken)
+        taken = await scope.store.checkpoint_load(scope.namespace, task_id, name)
+        return cls(scope, task_id, name, taken)
 
     async def record(self, row_id: str) -> None:
         """Record a row as taken (the consumer asked for the next one)."""

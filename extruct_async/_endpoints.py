@@ -1,21 +1,20 @@
-"""The five endpoints as typed calls: a request from ``_protocol`` in, a model out.
+"""The reading endpoints and resume as typed calls: a request from ``_protocol`` in, a model out.
 
 No parsing and no retrying here: ``_protocol`` decides what an answer means and the
 pipeline sends. What lives here is which request each call builds, and the one
-thing a resume needs to be safe to retry: how to tell that it took effect.
+thing a resume needs to be safe to retry: how to tell that it took effect. (Creating,
+the fifth endpoint, has rules of its own: ``_create``.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
-from ._create import Creates
 from ._models import TaskState
 from ._pipeline import Budget, Pipeline
 from ._protocol import (
     Reply,
-    Request,
     ResultsPage,
     get_request,
     list_request,
@@ -27,21 +26,14 @@ __all__ = ["Endpoints"]
 
 
 class Endpoints:
-    """Typed calls for ``/v1/discovery_tasks``, shared by a client and its handles."""
+    """Typed calls for ``/v1/discovery_tasks``, shared by a client and its handles.
 
-    def __init__(self, pipeline: Pipeline, creates: Creates | None = None) -> None:
+    Args:
+        pipeline: the path every request takes.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
-        self.creates: Creates = creates or Creates(pipeline)
-
-    def with_pipeline(self, pipeline: Pipeline) -> Endpoints:
-        """The same calls through another pipeline (``with_options``), sharing creates' state."""
-        return Endpoints(pipeline, self.creates.with_pipeline(pipeline))
-
-    async def create(
-        self, request: Request, *, on_admit: Callable[[], None] | None = None
-    ) -> Reply[TaskState]:
-        """Create a task; never two for one call, whatever fails (see ``_create``)."""
-        return await self.creates.create(request, on_admit=on_admit)
 
     # The reads hand back the pipeline's own coroutine (no coroutine of their own
     # around it): one layer less on the path of every status read and results page.

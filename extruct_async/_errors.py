@@ -26,17 +26,18 @@ The whole tree::
     ├── StoreError                     the store (SQLite, Redis) failed
     └── WaitTimeoutError (TimeoutError) waiting gave up before the task(s) finished
 
+The three errors that carry task handles (``TaskFailedError``, ``CreateManyError``,
+``WaitTimeoutError``) are defined beside the handle, in ``_task``, so that nothing
+below it needs to know the handle; they belong to this tree all the same.
+
 No aiohttp or asyncio exception reaches the caller: transport errors are translated
 with ``raise APIConnectionError(...) from exc``. Messages never contain the API key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._task import DiscoveryTask
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -48,7 +49,6 @@ __all__ = [
     "BadRequestError",
     "ClientStateError",
     "ConfigurationError",
-    "CreateManyError",
     "ExtructError",
     "InvalidRequestError",
     "InvalidTypeError",
@@ -59,9 +59,7 @@ __all__ = [
     "ServerError",
     "StoreError",
     "TaskExhaustedError",
-    "TaskFailedError",
     "UnprocessableEntityError",
-    "WaitTimeoutError",
 ]
 
 
@@ -213,64 +211,9 @@ class APITimeoutError(APIConnectionError):
     """The service did not answer within the client's ``timeout``."""
 
 
-class TaskFailedError(ExtructError):
-    """The task ended with status ``failed``; ``task`` holds its last state."""
-
-    def __init__(self, task: DiscoveryTask) -> None:
-        super().__init__(f"discovery task {task.id} failed")
-        self.task = task
-
-
-class CreateManyError(ExtructError):
-    """Some creates of ``create_many`` failed after their retries.
-
-    Nothing is lost: ``tasks`` lines up with the specs given, holding the
-    :class:`DiscoveryTask` of each create that worked (None where it failed), and
-    ``errors`` holds the error of each that failed (None where it worked).
-    """
-
-    def __init__(
-        self, tasks: Sequence[DiscoveryTask | None], errors: Sequence[BaseException | None]
-    ) -> None:
-        self.tasks: list[DiscoveryTask | None] = list(tasks)
-        self.errors: list[BaseException | None] = list(errors)
-        failed = [e for e in self.errors if e is not None]
-        super().__init__(
-            f"{len(failed)} of {len(self.errors)} creates failed; first: {failed[0]}"
-        )
-
-
 class StoreError(ExtructError):
     """The store failed: Redis unreachable, a SQLite file locked for too long, ...
 
     The underlying driver's exception is chained as ``__cause__``. Messages never
     contain the API key (stores never see it) nor a password from the store URL.
     """
-
-
-class WaitTimeoutError(ExtructError, TimeoutError):
-    """Waiting gave up before the task(s) finished.
-
-    ``tasks`` holds every task still unfinished, with its last known state
-    (``task`` is the first of them, the only one for ``task.wait()``). The tasks
-    keep running on the service: wait again, or read what they have so far.
-    """
-
-    def __init__(self, tasks: Sequence[DiscoveryTask], timeout: float) -> None:
-        self.tasks: list[DiscoveryTask] = list(tasks)
-        self.task: DiscoveryTask = self.tasks[0]
-        self.timeout = timeout
-        if len(self.tasks) == 1:
-            task = self.task
-            message = (
-                f"discovery task {task.id} still {task.status} after {timeout:g}s"
-                f" ({task.num_results_evaluated} evaluated, {task.num_results} results)"
-            )
-        else:
-            shown = ", ".join(task.id for task in self.tasks[:5])
-            more = f" and {len(self.tasks) - 5} more" if len(self.tasks) > 5 else ""
-            message = (
-                f"{len(self.tasks)} discovery tasks still running after {timeout:g}s:"
-                f" {shown}{more}"
-            )
-        super().__init__(message)

@@ -24,6 +24,7 @@ converter (``_converter``, below this module); many rows at once are ``_export``
 from __future__ import annotations
 
 import enum
+import operator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +33,7 @@ import attrs
 from ._converter import converter, json_line, omit_none
 
 __all__ = [
+    "COUNTERS",
     "CompanyResult",
     "Criterion",
     "DataSource",
@@ -39,7 +41,11 @@ __all__ = [
     "Table",
     "TaskState",
     "TaskStatus",
+    "older",
 ]
+
+#: Field metadata of a counter of :class:`TaskState` (see :data:`COUNTERS`).
+_COUNTER = {"counter": True}
 
 
 class TaskStatus(str, enum.Enum):
@@ -189,10 +195,10 @@ class TaskState:
     query: str
     desired_num_results: int
     is_exhausted: bool = False
-    num_results_discovered: int = 0
-    num_results_enriched: int = 0
-    num_results_evaluated: int = 0
-    num_results: int = 0
+    num_results_discovered: int = attrs.field(default=0, metadata=_COUNTER)
+    num_results_enriched: int = attrs.field(default=0, metadata=_COUNTER)
+    num_results_evaluated: int = attrs.field(default=0, metadata=_COUNTER)
+    num_results: int = attrs.field(default=0, metadata=_COUNTER)
     table_id: str | None = None
     auto_data_sources: bool = True
     data_sources: tuple[str, ...] | None = None
@@ -244,12 +250,32 @@ class TaskState:
 
     @property
     def progress(self) -> tuple[object, ...]:
-        """The fields whose change is worth reporting: status and the counters."""
-        return (
-            self.status,
-            self.is_exhausted,
-            self.num_results_discovered,
-            self.num_results_enriched,
-            self.num_results_evaluated,
-            self.num_results,
-        )
+        """The fields whose change is worth reporting: status, ``is_exhausted``, the counters."""
+        return _progress(self)
+
+
+#: The task's counters (fields declared with ``metadata=_COUNTER``), in pipeline order:
+#: they only grow while a run lasts. Everything that shows or compares progress (the
+#: handle, the poller, the command line) reads this list; a new counter is declared
+#: once, above.
+COUNTERS: tuple[str, ...] = tuple(
+    field.name for field in attrs.fields(TaskState) if field.metadata.get("counter")
+)
+_progress = operator.attrgetter("status", "is_exhausted", *COUNTERS)
+_counters = operator.attrgetter(*COUNTERS)
+_STATUS_RANK: dict[str, int] = {TaskStatus.CREATED: 0, TaskStatus.DONE: 2, TaskStatus.FAILED: 2}
+
+
+def older(new: TaskState, known: TaskState) -> bool:
+    """Whether ``new`` is an earlier snapshot of the task than ``known``.
+
+    A resume raises the target and starts a new run; within a run the status only
+    moves on (created, in progress, done or failed) and the counters only grow. A
+    snapshot older than one already seen (a lagging list page, a read that overtook
+    another) must never replace it: it could make a resumed task look finished.
+    """
+    if new.desired_num_results != known.desired_num_results:
+        return new.desired_num_results < known.desired_num_results
+    return _STATUS_RANK.get(new.status, 1) < _STATUS_RANK.get(known.status, 1) or any(
+        a < b for a, b in zip(_counters(new), _counters(known), strict=True)
+    )

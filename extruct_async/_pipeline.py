@@ -43,7 +43,7 @@ from ._protocol import Reply, Request, decode, encode_body
 from ._retry import RetryPolicy, verdict
 from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Headers, HTTPRequest, Timeout, Transport
 
-__all__ = ["Budget", "Pipeline", "Reconcile"]
+__all__ = ["Budget", "Connection", "Pipeline", "Reconcile"]
 
 log = logging.getLogger("extruct_async")
 
@@ -100,31 +100,23 @@ class Budget:
         return None if self._deadline is None else self._deadline - self.max_time
 
 
-class _Shared:
-    """What a client and its ``with_options`` copies share."""
+class Connection:
+    """What a client and its ``with_options`` copies share: the way to the service.
 
-    __slots__ = ("closed", "forks", "gate", "loop", "transport")
-
-    def __init__(self, transport: Transport, gate: Gate) -> None:
-        self.transport = transport
-        self.gate = gate
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.forks = 0  # ``_forks`` when ``loop`` was taken
-        self.closed = False
-
-
-class Pipeline:
-    """Send requests through the gate, with auth, retries, logging and decoding.
+    The transport and the gate, the service's URL, the headers every request carries
+    (two unchanging ``Headers`` objects: the transport sends each as a session's
+    defaults), and whether the client is closed and which loop it belongs to.
 
     Args:
         transport: the HTTP backend.
         gate: admission control shared by every request of the client.
         base_url: scheme and host of the service, without a trailing slash.
         headers: sent with every request (``Authorization`` included; masked in reprs).
-        policy: the retry policy.
-        timeout: the limits of one attempt.
         max_response_size: the largest answer read.
     """
+
+    __slots__ = ("base_url", "closed", "forks", "gate", "headers", "json_headers", "loop",
+                 "max_response_size", "transport")
 
     def __init__(
         self,
@@ -133,20 +125,48 @@ class Pipeline:
         gate: Gate,
         base_url: str,
         headers: Mapping[str, str],
-        policy: RetryPolicy,
-        timeout: Timeout,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        self._shared = _Shared(transport, gate)
+        self.transport = transport
+        self.gate = gate
         self.base_url = base_url
-        self._headers = Headers(headers)
-        self._json_headers = Headers({**headers, "Content-Type": "application/json"})
+        self.headers = Headers(headers)
+        self.json_headers = Headers({**headers, "Content-Type": "application/json"})
+        self.max_response_size = max_response_size
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.forks = 0  # ``_forks`` when ``loop`` was taken
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"Connection(base_url={self.base_url!r})"
+
+
+class Pipeline:
+    """Send requests through the gate, with auth, retries, logging and decoding.
+
+    Args:
+        connection: the transport, gate, URL and headers (shared by copies).
+        policy: the retry policy.
+        timeout: the limits of one attempt.
+    """
+
+    def __init__(self, connection: Connection, *, policy: RetryPolicy, timeout: Timeout) -> None:
+        self._shared = connection
         self.policy = policy
         self.timeout = timeout
-        self.max_response_size = max_response_size
 
     def __repr__(self) -> str:
         return f"Pipeline(base_url={self.base_url!r})"
+
+    @property
+    def connection(self) -> Connection:
+        """What this pipeline shares with its copies."""
+        return self._shared
+
+    @property
+    def base_url(self) -> str:
+        """The service's URL."""
+        return self._shared.base_url
 
     @property
     def gate(self) -> Gate:
@@ -161,17 +181,15 @@ class Pipeline:
     def with_options(
         self, *, policy: RetryPolicy | None = None, timeout: Timeout | None = None
     ) -> Pipeline:
-        """A pipeline with other per-request options, sharing transport, gate and state."""
-        copy = object.__new__(Pipeline)
-        copy.__dict__.update(self.__dict__)
-        copy.policy = policy or self.policy
-        copy.timeout = timeout or self.timeout
-        return copy
+        """A pipeline with other per-request options, sharing its connection."""
+        return Pipeline(
+            self._shared, policy=policy or self.policy, timeout=timeout or self.timeout
+        )
 
     def url(self, request: Request) -> str:
         """The absolute URL of ``request``, query string included."""
         query = f"?{urlencode(request.params)}" if request.params else ""
-        return f"{self.base_url}{request.path}{query}"
+        return f"{self._shared.base_url}{request.path}{query}"
 
     async def aclose(self) -> None:
         """Refuse further requests and close the transport; idempotent."""
@@ -318,13 +336,14 @@ class Pipeline:
         if remaining < (timeout.total or math.inf):  # cut to what the budget has left
             timeout = attrs.evolve(timeout, total=remaining)
         body = encode_body(request)
+        shared = self._shared
         return HTTPRequest(
             request.method,
             self.url(request),
-            self._headers if body is None else self._json_headers,
+            shared.headers if body is None else shared.json_headers,
             body,
             timeout,
-            self.max_response_size,
+            shared.max_response_size,
         )
 
     def _next_wait(

@@ -1,102 +1,87 @@
-"""The task handle: one Deep Search task, its latest state, and what you can do with it."""
+"""The task handle: one Deep Search task, its latest state, and what you can do with it.
+
+Also the errors that carry handles (:class:`TaskFailedError`, :class:`WaitTimeoutError`,
+:class:`CreateManyError`): they live beside the handle so that nothing below this
+module needs to know it (``_errors`` draws them in the whole tree).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Generic, TypeVar, overload
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from . import _arguments as check
 from ._checkpoint import Checkpoint
-from ._errors import APIError, TaskFailedError, WaitTimeoutError
-from ._models import CompanyResult, Criterion, DataSource, TaskState, TaskStatus
+from ._endpoints import Endpoints
+from ._errors import APIError, ExtructError
+from ._models import CompanyResult, TaskState, TaskStatus
+from ._outage import DEFAULT_MAX_OUTAGE, Failing, PollFailure, is_transient
 from ._pagination import walk
-from ._polling import DEFAULT_MAX_OUTAGE, PollFailure, is_transient
+from ._polling import Poller, Subscription, arrival
+from ._store import Scope
+from ._waiting import DEFAULT_POLL_INTERVAL, Expired, Follow, Schedule
 
-if TYPE_CHECKING:
-    from ._endpoints import Endpoints
-    from ._polling import Poller, Subscription
-
-__all__ = ["DEFAULT_MAX_OUTAGE", "DEFAULT_POLL_INTERVAL", "DiscoveryTask", "ProgressCallback"]
-
-#: Seconds between status reads: tasks take minutes, and the vendor's own tools poll
-#: every 5-10 s.
-DEFAULT_POLL_INTERVAL = 5.0
-
-_T = TypeVar("_T")
+__all__ = [
+    "CreateManyError",
+    "DiscoveryTask",
+    "ProgressCallback",
+    "TaskContext",
+    "TaskFailedError",
+    "WaitTimeoutError",
+    "observe",
+]
 
 #: ``on_progress`` callbacks: called with the task, may be sync or async.
 ProgressCallback = Callable[["DiscoveryTask"], "Awaitable[None] | None"]
 
-
-class _Latest(Generic[_T]):
-    """A read-only attribute mirrored from the handle's latest :class:`TaskState`."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, task: None, owner: type) -> _Latest[_T]: ...
-    @overload
-    def __get__(self, task: DiscoveryTask, owner: type) -> _T: ...
-    def __get__(self, task: DiscoveryTask | None, owner: type) -> _Latest[_T] | _T:
-        if task is None:
-            return self
-        value: _T = getattr(task.state, self._name)
-        return value
+if TYPE_CHECKING:
+    # Type checkers see every attribute of the latest state on the handle, as declared
+    # in ``TaskState`` (the handle mirrors them all at run time: see the end of this
+    # module), so a field is declared once, in the model.
+    _StateAttributes = TaskState
+else:
+    _StateAttributes = object
 
 
-class DiscoveryTask:
-    """A handle on one Deep Search task running on the service.
+@attrs.frozen
+class TaskContext:
+    """What a handle needs of its client: owned by the client, shared by its handles.
 
-    Attributes mirror the latest state the SDK has seen (:attr:`state`): ``id``,
-    ``status``, ``is_exhausted``, the four counters, ``criteria`` and the rest of
-    :class:`TaskState`. Every call that talks to the service about this task
-    (:meth:`refresh`, :meth:`wait`, :meth:`pages`, :meth:`resume`) updates them.
-    Get handles from ``client.discovery_tasks``; don't build them yourself.
+    Attributes:
+        endpoints: the reads and resume, through the client's pipeline.
+        poller: the client's one polling schedule.
+        scope: the client's store, for stream checkpoints.
     """
 
-    id: _Latest[str] = _Latest()
-    created_at: _Latest[datetime] = _Latest()
-    status: _Latest[TaskStatus | str] = _Latest()
-    query: _Latest[str] = _Latest()
-    desired_num_results: _Latest[int] = _Latest()
-    is_exhausted: _Latest[bool] = _Latest()
-    num_results_discovered: _Latest[int] = _Latest()
-    num_results_enriched: _Latest[int] = _Latest()
-    num_results_evaluated: _Latest[int] = _Latest()
-    num_results: _Latest[int] = _Latest()
-    table_id: _Latest[str | None] = _Latest()
-    auto_data_sources: _Latest[bool] = _Latest()
-    data_sources: _Latest[tuple[DataSource | str, ...] | None] = _Latest()
-    criteria: _Latest[tuple[Criterion, ...] | None] = _Latest()
-    exclude_domains: _Latest[tuple[str, ...] | None] = _Latest()
-    finished: _Latest[bool] = _Latest()
-    evaluation_caught_up: _Latest[bool] = _Latest()
+    endpoints: Endpoints
+    poller: Poller
+    scope: Scope
 
-    __slots__ = (
-        "__weakref__",
-        "_endpoints",
-        "_poll_failure",
-        "_poller",
-        "_state",
-        "last_request_id",
-    )
+
+class DiscoveryTask(_StateAttributes):
+    """A handle on one Deep Search task running on the service.
+
+    Every attribute of :class:`TaskState` (``id``, ``status``, ``is_exhausted``, the
+    four counters, ``finished``, ``evaluation_caught_up``, ``criteria``, ...) reads
+    the latest state the SDK has seen (:attr:`state`). Every call that talks to the
+    service about this task (:meth:`refresh`, :meth:`wait`, :meth:`pages`,
+    :meth:`resume`) updates it. Get handles from ``client.discovery_tasks``; don't
+    build them yourself.
+    """
+
+    __slots__ = ("__weakref__", "_context", "_poll_failure", "_stamp", "_state", "last_request_id")
 
     def __init__(
-        self,
-        state: TaskState,
-        *,
-        endpoints: Endpoints,
-        poller: Poller,
-        request_id: str | None = None,
+        self, state: TaskState, *, context: TaskContext, request_id: str | None = None
     ) -> None:
         self._state = state
-        self._endpoints = endpoints
-        self._poller = poller
+        self._stamp = arrival()  # when the state arrived (see ``_polling.arrival``)
+        self._context = context
         self._poll_failure: PollFailure | None = None
         #: The ``x-request-id`` of the answer that brought the latest state (None if
         #: the service sent none): quote it to Extruct's support.
@@ -127,14 +112,30 @@ class DiscoveryTask:
         """
         return self._poll_failure
 
-    def _update(self, state: TaskState, request_id: str | None = None) -> None:
+    def _update(self, state: TaskState, request_id: str | None) -> None:
+        """A state this handle read itself (refresh, a results page, resume)."""
         self._state = state
+        self._stamp = arrival()
         self.last_request_id = request_id
         self._poll_failure = None
 
+    def _observe(self, news: Subscription) -> None:
+        """Take the poller's news of the task: what arrived after this handle's state."""
+        if news.stamp > self._stamp:
+            self._state = news.state
+            self._stamp = news.stamp
+            self.last_request_id = news.request_id
+        failure = news.failure
+        self._poll_failure = (
+            failure if failure is not None and news.failure_stamp > self._stamp else None
+        )
+
+    def _follow(self, schedule: Schedule) -> Follow:
+        return Follow(schedule, self._context.poller, self._state.id)
+
     async def refresh(self) -> DiscoveryTask:
         """Fetch the task's current state from the service; return this handle."""
-        reply = await self._endpoints.get(self.id)
+        reply = await self._context.endpoints.get(self._state.id)
         self._update(reply.value, reply.request_id)
         return self
 
@@ -180,20 +181,31 @@ class DiscoveryTask:
         """
         # watch()'s loop, written out: thousands of tasks can wait at once, and the
         # async generator with its aclosing() and asend() objects costs ~1 KB a waiter.
-        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout, max_outage)
+        schedule = Schedule.check(poll_interval, max_poll_interval, timeout, max_outage)
         seen: tuple[object, ...] | None = None
-        async with schedule.follow(self) as follow:
-            while True:
-                state = self._state
-                if on_progress is not None and (state.progress, self._poll_failure) != seen:
-                    seen = (state.progress, self._poll_failure)
-                    outcome = on_progress(self)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-                if state.finished:
-                    break
-                await follow.next_update()
-        if self.status == TaskStatus.FAILED:
+        try:
+            async with self._follow(schedule) as follow:
+                try:
+                    while True:
+                        if follow.news is not None:
+                            self._observe(follow.news)
+                        state = self._state
+                        if on_progress is not None and (
+                            (state.progress, self._poll_failure) != seen
+                        ):
+                            seen = (state.progress, self._poll_failure)
+                            outcome = on_progress(self)
+                            if inspect.isawaitable(outcome):
+                                await outcome
+                        if state.finished:
+                            break
+                        await follow.next_update(state)
+                finally:  # the news that ended the wait, too (the failure it reports)
+                    if follow.news is not None:
+                        self._observe(follow.news)
+        except Expired:
+            raise WaitTimeoutError([self], schedule.timeout or 0.0) from None
+        if self._state.status == TaskStatus.FAILED:
             raise TaskFailedError(self)
         return self
 
@@ -221,17 +233,26 @@ class DiscoveryTask:
             WaitTimeoutError: ``timeout`` passed before the task finished.
             APIError: as for :meth:`wait`.
         """
-        schedule = _Schedule.check(poll_interval, max_poll_interval, timeout, max_outage)
+        schedule = Schedule.check(poll_interval, max_poll_interval, timeout, max_outage)
         seen: tuple[object, ...] | None = None
-        async with schedule.follow(self) as follow:
-            while True:
-                state = self._state
-                if (state.progress, self._poll_failure) != seen:
-                    seen = (state.progress, self._poll_failure)
-                    yield state
-                if state.finished:
-                    return
-                await follow.next_update()
+        try:
+            async with self._follow(schedule) as follow:
+                try:
+                    while True:
+                        if follow.news is not None:
+                            self._observe(follow.news)
+                        state = self._state
+                        if (state.progress, self._poll_failure) != seen:
+                            seen = (state.progress, self._poll_failure)
+                            yield state
+                        if state.finished:
+                            return
+                        await follow.next_update(state)
+                finally:
+                    if follow.news is not None:
+                        self._observe(follow.news)
+        except Expired:
+            raise WaitTimeoutError([self], schedule.timeout or 0.0) from None
 
     async def stream(
         self,
@@ -280,66 +301,73 @@ class DiscoveryTask:
         Raises:
             APIError: a fatal failure, or transient ones for ``max_outage``.
         """
-        schedule = _Schedule.check(poll_interval, max_poll_interval, None, max_outage)
+        schedule = Schedule.check(poll_interval, max_poll_interval, None, max_outage)
         size = check.integer("page_size", page_size, low=1)
         loop = asyncio.get_running_loop()
-        checkpoint = await Checkpoint.open(self, consumer)
+        checkpoint = await Checkpoint.open(self._context.scope, self._state.id, consumer)
         seen: set[str] = set() if checkpoint is None else checkpoint.taken
         scanned: tuple[object, ...] | None = None
-        failing_since: float | None = None  # when reading the pages began to fail
-        async with schedule.follow(self) as follow:
-            while True:
-                state = self._state
-                # A failed read leaves ``scanned`` behind, so the pages are read again; but
-                # only once a status read works again.
-                read = state.finished or state.progress != scanned
-                if read and not (failing_since is not None and self._poll_failure is not None):
-                    try:
-                        async with contextlib.aclosing(self.pages(limit=size)) as pages:
-                            async for page in pages:
-                                for row in page:
-                                    if row.id not in seen:
-                                        seen.add(row.id)
-                                        yield row
-                                        if checkpoint is not None:  # asked for the next: taken
-                                            await checkpoint.record(row.id)
-                    except APIError as exc:
-                        now = loop.time()
-                        failing_since = now if failing_since is None else failing_since
-                        bound = schedule.max_outage
-                        if not is_transient(exc) or (
-                            bound is not None and now - failing_since >= bound
-                        ):
-                            raise
-                        await follow.next_update()
-                        continue
-                    failing_since = None
-                    scanned = state.progress
-                    if state.finished:
-                        return  # this read began after the finish: nothing can be missing
-                    if self._state.finished:
-                        continue  # it finished during the read: read once more
-                await follow.next_update()
+        failing: Failing | None = None  # reading the pages is failing, since when
+        async with self._follow(schedule) as follow:
+            try:
+                while True:
+                    if follow.news is not None:
+                        self._observe(follow.news)
+                    state = self._state
+                    # A failed read leaves ``scanned`` behind, so the pages are read again; but
+                    # only once a status read works again.
+                    read = state.finished or state.progress != scanned
+                    if read and not (failing is not None and self._poll_failure is not None):
+                        try:
+                            async with contextlib.aclosing(self.pages(page_size=size)) as pages:
+                                async for page in pages:
+                                    for row in page:
+                                        if row.id not in seen:
+                                            seen.add(row.id)
+                                            yield row
+                                            if checkpoint is not None:  # asked for the next: taken
+                                                await checkpoint.record(row.id)
+                        except APIError as exc:
+                            now = loop.time()
+                            failing = failing or Failing(now)
+                            failing.failed(now)
+                            if not is_transient(exc) or failing.over(schedule.max_outage, now):
+                                raise
+                            await follow.next_update(self._state)
+                            continue
+                        failing = None
+                        scanned = state.progress
+                        if state.finished:
+                            return  # this read began after the finish: nothing can be missing
+                        if self._state.finished:
+                            continue  # it finished during the read: read once more
+                    await follow.next_update(self._state)
+            finally:
+                if follow.news is not None:
+                    self._observe(follow.news)
 
     async def pages(
-        self, *, limit: int = 50, offset: int = 0
+        self, *, page_size: int = 50, offset: int = 0, limit: int | None = None
     ) -> AsyncGenerator[list[CompanyResult], None]:
         """Yield the task's result rows page by page, best first.
 
         Walks ``offset``/``limit`` pages until one comes back shorter than
-        ``limit``. Each page request is retried on its own; leaving the loop
+        ``page_size``. Each page request is retried on its own; leaving the loop
         early sends nothing more. On a running task, rows can land ahead of
         pages already read: use :meth:`stream` to get each row exactly once.
 
         Args:
-            limit: rows per request.
+            page_size: rows per request.
             offset: rows to skip first.
+            limit: the old name of ``page_size`` (deprecated; warns).
         """
-        size = check.integer("limit", limit, low=1)
+        size = check.integer("page_size", check.renamed("limit", limit, "page_size", page_size,
+                                                        default=50), low=1)
         start = check.integer("offset", offset, low=0)
+        endpoints, task_id = self._context.endpoints, self._state.id
 
         async def fetch(offset: int, limit: int) -> list[CompanyResult]:
-            reply = await self._endpoints.results_page(self.id, offset=offset, limit=limit)
+            reply = await endpoints.results_page(task_id, offset=offset, limit=limit)
             self._update(reply.value.state, reply.request_id)
             return reply.value.rows
 
@@ -350,7 +378,7 @@ class DiscoveryTask:
 
     async def results(self, *, page_size: int = 50) -> AsyncGenerator[CompanyResult, None]:
         """Yield the task's result rows one at a time, best first (see :meth:`pages`)."""
-        async with contextlib.aclosing(self.pages(limit=page_size)) as pages:
+        async with contextlib.aclosing(self.pages(page_size=page_size)) as pages:
             async for page in pages:
                 for row in page:
                     yield row
@@ -364,91 +392,81 @@ class DiscoveryTask:
         Raises:
             TaskExhaustedError: the task ``is_exhausted``: no candidates are left.
         """
-        reply = await self._endpoints.resume(self._state, desired_new_results)
+        reply = await self._context.endpoints.resume(self._state, desired_new_results)
         self._update(reply.value, reply.request_id)
         return self
 
 
-class _Schedule:
-    """A waiter's polling options, checked, and its deadline on the loop clock."""
+def observe(task: DiscoveryTask, news: Subscription) -> None:
+    """Bring ``task`` up to the poller's news of it (``as_completed`` follows many)."""
+    task._observe(news)
 
-    __slots__ = ("ceiling", "deadline", "interval", "max_outage", "timeout")
 
-    def __init__(self, interval: float, ceiling: float, timeout: float | None,
-                 max_outage: float | None) -> None:
-        self.interval = interval
-        self.ceiling = ceiling
+def _mirror(name: str) -> property:
+    def get(task: DiscoveryTask) -> Any:
+        return getattr(task._state, name)
+
+    return property(get, doc=f"``state.{name}``: see :class:`TaskState`.")
+
+
+# Every public attribute of the model, read from the latest state: declared once, in
+# ``TaskState`` (fields, properties and its export methods alike).
+for _name in dir(TaskState):
+    if not _name.startswith("_") and not hasattr(DiscoveryTask, _name):
+        setattr(DiscoveryTask, _name, _mirror(_name))
+del _name
+
+
+class TaskFailedError(ExtructError):
+    """The task ended with status ``failed``; ``task`` holds its last state."""
+
+    def __init__(self, task: DiscoveryTask) -> None:
+        super().__init__(f"discovery task {task.id} failed")
+        self.task = task
+
+
+class WaitTimeoutError(ExtructError, TimeoutError):
+    """Waiting gave up before the task(s) finished.
+
+    ``tasks`` holds every task still unfinished, with its last known state
+    (``task`` is the first of them, the only one for ``task.wait()``). The tasks
+    keep running on the service: wait again, or read what they have so far.
+    """
+
+    def __init__(self, tasks: Sequence[DiscoveryTask], timeout: float) -> None:
+        self.tasks: list[DiscoveryTask] = list(tasks)
+        self.task: DiscoveryTask = self.tasks[0]
         self.timeout = timeout
-        self.max_outage = max_outage
-        loop = asyncio.get_running_loop()
-        self.deadline = None if timeout is None else loop.time() + timeout
-
-    @classmethod
-    def check(
-        cls, poll_interval: object, max_poll_interval: object, timeout: object,
-        max_outage: object = DEFAULT_MAX_OUTAGE,
-    ) -> _Schedule:
-        interval = check.number("poll_interval", poll_interval)
-        ceiling = interval
-        if max_poll_interval is not None:
-            ceiling = max(interval, check.number("max_poll_interval", max_poll_interval))
-        limit = None if timeout is None else check.number("timeout", timeout, positive=False)
-        outage = (None if max_outage is None
-                  else check.number("max_outage", max_outage, positive=False))
-        return cls(interval, ceiling, limit, outage)
-
-    def remaining(self) -> float | None:
-        if self.deadline is None:
-            return None
-        return self.deadline - asyncio.get_running_loop().time()
-
-    def follow(self, task: DiscoveryTask) -> _Follow:
-        """Follow ``task`` on the shared schedule: ``async with schedule.follow(task)``."""
-        return _Follow(self, task)
-
-
-class _Follow:
-    """One waiter on one task: subscribes on the first wait, unsubscribes on exit."""
-
-    __slots__ = ("_schedule", "_subscription", "_task")
-
-    def __init__(self, schedule: _Schedule, task: DiscoveryTask) -> None:
-        self._schedule = schedule
-        self._task = task
-        self._subscription: Subscription | None = None
-
-    async def __aenter__(self) -> _Follow:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._subscription is not None:
-            await self._subscription.aclose()
-
-    def next_update(self) -> Awaitable[None]:
-        """Wait for the task's next refresh or failed read; raise when the wait must end.
-
-        Returns the subscription's own awaitable when there is no deadline: no
-        coroutine frame of its own for each of thousands of waiters.
-
-        Raises:
-            WaitTimeoutError: the deadline passed.
-            ExtructError: the failure that ends the wait (see ``_polling``).
-        """
-        schedule, task = self._schedule, self._task
-        if self._subscription is None:
-            self._subscription = task._poller.subscribe(
-                task, interval=schedule.interval, max_interval=schedule.ceiling,
-                max_outage=schedule.max_outage,
+        if len(self.tasks) == 1:
+            task = self.task
+            message = (
+                f"discovery task {task.id} still {task.status} after {timeout:g}s"
+                f" ({task.num_results_evaluated} evaluated, {task.num_results} results)"
             )
-        remaining = schedule.remaining()
-        if remaining is None:
-            return self._subscription.updated()
-        if remaining <= 0:
-            raise WaitTimeoutError([task], schedule.timeout or 0.0)
-        return self._until(self._subscription, remaining)
+        else:
+            shown = ", ".join(task.id for task in self.tasks[:5])
+            more = f" and {len(self.tasks) - 5} more" if len(self.tasks) > 5 else ""
+            message = (
+                f"{len(self.tasks)} discovery tasks still running after {timeout:g}s:"
+                f" {shown}{more}"
+            )
+        super().__init__(message)
 
-    async def _until(self, subscription: Subscription, remaining: float) -> None:
-        try:
-            await asyncio.wait_for(subscription.updated(), remaining)
-        except asyncio.TimeoutError:
-            raise WaitTimeoutError([self._task], self._schedule.timeout or 0.0) from None
+
+class CreateManyError(ExtructError):
+    """Some creates of ``create_many`` failed after their retries.
+
+    Nothing is lost: ``tasks`` lines up with the specs given, holding the
+    :class:`DiscoveryTask` of each create that worked (None where it failed), and
+    ``errors`` holds the error of each that failed (None where it worked).
+    """
+
+    def __init__(
+        self, tasks: Sequence[DiscoveryTask | None], errors: Sequence[BaseException | None]
+    ) -> None:
+        self.tasks: list[DiscoveryTask | None] = list(tasks)
+        self.errors: list[BaseException | None] = list(errors)
+        failed = [e for e in self.errors if e is not None]
+        super().__init__(
+            f"{len(failed)} of {len(self.errors)} creates failed; first: {failed[0]}"
+        )

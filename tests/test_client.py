@@ -134,8 +134,8 @@ async def test_a_key_read_from_a_file_loses_its_newline(
         ({"burst": 2, "rate_limit": None}, "burst"),
         ({"max_retries": -1}, "max_retries"),
         ({"retry": {"max_retries": 2}}, "retry"),
-        ({"timeout": 0}, "timeout"),
-        ({"timeout": "30"}, "timeout"),
+        ({"attempt_timeout": 0}, "attempt_timeout"),
+        ({"attempt_timeout": "30"}, "attempt_timeout"),
         ({"base_url": "api.extruct.ai"}, "base_url"),
         ({"base_url": b"https://api.extruct.ai"}, "base_url"),
         ({"base_url": 443}, "base_url"),
@@ -176,11 +176,11 @@ async def test_requests_carry_version_default_headers_and_timeouts(
         API_KEY,
         BASE_URL,
         transport=transport,
-        timeout=Timeout(total=20, connect=3, read=7),
+        attempt_timeout=Timeout(total=20, connect=3, read=7),
         default_headers={"X-Team": "growth"},
     ) as client:
         await client.discovery_tasks.get("t1")
-        slow = client.with_options(timeout=90, max_retries=0)
+        slow = client.with_options(attempt_timeout=90, max_retries=0)
         await slow.discovery_tasks.get("t1")
     first, second = transport.requests
     assert first.headers["User-Agent"] == f"extruct-async/{__version__}"
@@ -199,10 +199,10 @@ async def test_with_options_shares_the_gate_and_closes_nothing(
     routes.add("GET", f"{TASKS}/t1", task_json(), repeat=True)
     client = AsyncExtruct(API_KEY, BASE_URL, transport=transport, max_retries=2)
     copy = client.with_options(max_retries=0)
-    assert copy._endpoints.pipeline.gate is client._endpoints.pipeline.gate
+    assert copy._pipeline.gate is client._pipeline.gate
     assert copy._poller is client._poller
-    assert copy._endpoints.pipeline.policy.max_retries == 0
-    assert client._endpoints.pipeline.policy.max_retries == 2
+    assert copy._pipeline.policy.max_retries == 0
+    assert client._pipeline.policy.max_retries == 2
     await copy.aclose()
     assert not transport.closed
     await copy.discovery_tasks.get("t1")  # still usable: the original owns the resources
@@ -221,7 +221,7 @@ async def test_key_never_in_repr_str_logs_or_tracebacks(
     async with AsyncExtruct(API_KEY, BASE_URL, transport=transport) as client:
         assert API_KEY not in repr(client)
         assert API_KEY not in str(client)
-        assert API_KEY not in repr(client._endpoints.pipeline)
+        assert API_KEY not in repr(client._pipeline)
         task = await client.discovery_tasks.create("q")
         assert API_KEY not in repr(task)
         assert API_KEY not in repr(transport.requests[0])
@@ -429,7 +429,7 @@ async def test_pages_and_results(
         data={**task_json(status="done", num_results=3), "results": [row_json("c", 70)]},
     )
     task = await client.discovery_tasks.get("t1")
-    pages = [[row.id for row in page] async for page in task.pages(limit=2)]
+    pages = [[row.id for row in page] async for page in task.pages(page_size=2)]
     assert pages == [["a", "b"], ["c"]]
     assert task.num_results == 3  # the results endpoint's task fields update the handle
 
@@ -458,7 +458,7 @@ async def test_breaking_out_early_sends_nothing_more(
         data={**task_json(), "results": [row_json("a"), row_json("b")]},
     )
     task = await client.discovery_tasks.get("t1")
-    pages = task.pages(limit=2)
+    pages = task.pages(page_size=2)
     async for _ in pages:
         break
     await pages.aclose()
@@ -497,8 +497,8 @@ async def test_bad_generator_arguments_send_nothing(
 ) -> None:
     routes.add("GET", f"{TASKS}/t1", data=task_json())
     task = await client.discovery_tasks.get("t1")
-    with pytest.raises(InvalidRequestError, match=r"^limit: "):
-        await anext(task.pages(limit=0))
+    with pytest.raises(InvalidRequestError, match=r"^page_size: "):
+        await anext(task.pages(page_size=0))
     with pytest.raises(InvalidTypeError, match=r"^page_size: "):
         await anext(client.discovery_tasks.list(page_size="10"))  # type: ignore[arg-type]
     with pytest.raises(InvalidRequestError, match=r"^desired_new_results: "):

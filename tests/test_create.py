@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from extruct_async import AsyncExtruct, Criterion, HTTPRequest, HTTPResponse, TaskState
-from extruct_async._create import UNKNOWN, Claims, CreateIdentity, same_create
+from extruct_async._claims import Claims
+from extruct_async._identity import UNKNOWN, CreateIdentity, same_create
 from extruct_async._protocol import create_request
 from extruct_async.testing import FakeExtructServer, MockTransport, json_response
 from tests._routes import body_of

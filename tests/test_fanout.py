@@ -26,7 +26,7 @@ from extruct_async import (
     TaskStatus,
     WaitTimeoutError,
 )
-from extruct_async._polling import SCAN_PAGE_SIZE
+from extruct_async._placement import SCAN_PAGE_SIZE
 from extruct_async.testing import FakeExtructServer
 from tests.conftest import API_KEY, EXACT_RETRIES
 

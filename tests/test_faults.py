@@ -40,7 +40,7 @@ def times(server: FakeExtructServer, endpoint: str) -> list[float]:
 
 def client_for(server: FakeExtructServer, **options: Any) -> AsyncExtruct:
     # No client rate limit: these tests time the retries, not the gate's spacing.
-    return server.client(**{"retry": EXACT_RETRIES, "timeout": 30.0, "rate_limit": None,
+    return server.client(**{"retry": EXACT_RETRIES, "attempt_timeout": 30.0, "rate_limit": None,
                             **options})
 
 
@@ -78,7 +78,7 @@ async def test_retries_run_out(server: FakeExtructServer, looptime: float) -> No
 
 
 async def test_a_slow_answer_times_out_and_is_retried(server: FakeExtructServer) -> None:
-    async with client_for(server, timeout=10.0) as client:
+    async with client_for(server, attempt_timeout=10.0) as client:
         task = await client.discovery_tasks.create("freight forwarding software")
         server.inject("slow", endpoint="get")
         await task.refresh()
@@ -87,7 +87,7 @@ async def test_a_slow_answer_times_out_and_is_retried(server: FakeExtructServer)
 
 async def test_total_retry_time_counts_from_the_first_attempt(server: FakeExtructServer) -> None:
     policy = RetryPolicy(max_retries=5, initial_wait=1, jitter=False, max_time=10.5)
-    async with client_for(server, timeout=10.0, retry=policy) as client:
+    async with client_for(server, attempt_timeout=10.0, retry=policy) as client:
         task = await client.discovery_tasks.create("freight forwarding software")
         server.inject("slow", endpoint="get", times=5)
         with pytest.raises(APITimeoutError):
@@ -97,7 +97,7 @@ async def test_total_retry_time_counts_from_the_first_attempt(server: FakeExtruc
 
 
 async def test_timeouts_surface_as_api_timeout_errors(server: FakeExtructServer) -> None:
-    async with client_for(server, timeout=10.0, max_retries=0) as client:
+    async with client_for(server, attempt_timeout=10.0, max_retries=0) as client:
         task = await client.discovery_tasks.create("freight forwarding software")
         server.inject("slow", endpoint="get")
         with pytest.raises(APITimeoutError) as caught:
@@ -251,7 +251,7 @@ async def test_the_server_rate_limit_is_honoured() -> None:
 async def test_create_after_a_fault_makes_exactly_one_task(
     server: FakeExtructServer, kind: str, lookups: int, sends: int
 ) -> None:
-    async with client_for(server, timeout=10.0) as client:
+    async with client_for(server, attempt_timeout=10.0) as client:
         server.inject(kind, endpoint="create")
         task = await client.discovery_tasks.create("freight forwarding software",
                                                    desired_num_results=20)
@@ -306,7 +306,7 @@ async def test_create_gives_up_when_the_lookup_cannot_run(server: FakeExtructSer
 async def test_resume_after_a_fault_is_applied_once(kind: str, sends: int) -> None:
     async with (
         FakeExtructServer(api_key=API_KEY, seconds_per_result=0.01) as server,
-        client_for(server, timeout=10.0) as client,
+        client_for(server, attempt_timeout=10.0) as client,
     ):
         task = await client.discovery_tasks.create("freight forwarding software",
                                                    desired_num_results=10)
@@ -330,7 +330,7 @@ async def test_each_page_is_retried_on_its_own() -> None:
                                                    desired_num_results=60)
         await task.wait(poll_interval=30)
         rows = []
-        async for page in task.pages(limit=20):
+        async for page in task.pages(page_size=20):
             rows.extend(row.id for row in page)
             server.inject("drop", endpoint="results")
         expected = [row["id"] for row in server.visible_rows(task.id)]

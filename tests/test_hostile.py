@@ -63,7 +63,7 @@ async def test_a_drip_fed_answer_ends_at_the_timeout(serve: Serve) -> None:
 
     server = await serve(drip)
     loop = asyncio.get_running_loop()
-    async with AsyncExtruct(API_KEY, server.url, max_retries=0, timeout=5) as client:
+    async with AsyncExtruct(API_KEY, server.url, max_retries=0, attempt_timeout=5) as client:
         started = loop.time()
         with pytest.raises(APITimeoutError):
             await client.discovery_tasks.get("t1")

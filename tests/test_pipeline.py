@@ -195,7 +195,7 @@ async def test_one_deadline_bounds_a_create_and_its_look_ups() -> None:
 
     started: list[float] = []
     policy = RetryPolicy(max_retries=10, max_time=5, initial_wait=0.5, jitter=False)
-    async with client(drip, retry=policy, timeout=1.5) as api:
+    async with client(drip, retry=policy, attempt_timeout=1.5) as api:
         loop = asyncio.get_running_loop()
         with pytest.raises(APITimeoutError):
             await api.discovery_tasks.create("freight SaaS")

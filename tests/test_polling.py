@@ -37,14 +37,10 @@ from extruct_async import (
     UnprocessableEntityError,
     WaitTimeoutError,
 )
-from extruct_async._polling import (
-    DEFAULT_MAX_OUTAGE,
-    MAX_OUTAGE_WAIT,
-    SCAN_PAGE_SIZE,
-    _older,
-    _side,
-    is_transient,
-)
+from extruct_async._models import older as _older
+from extruct_async._outage import DEFAULT_MAX_OUTAGE, MAX_OUTAGE_WAIT, is_transient
+from extruct_async._placement import SCAN_PAGE_SIZE
+from extruct_async._placement import side as _side
 from extruct_async._protocol import Reply, get_request, status_error
 from extruct_async.testing import MockTransport, json_response
 from tests.conftest import API_KEY, BASE_URL, EXACT_RETRIES
@@ -217,7 +213,7 @@ async def test_the_outage_bound_ends_the_wait_with_the_last_error(looptime: floa
         assert service.times() == [5.0, 10.0, 15.0, *attempts(20, 32, 49, 76, 123)]
         assert task.poll_failure is not None
         assert task.poll_failure.failures == 5
-        assert client._poller._runner is None  # nothing left polling
+        assert not client._poller.running  # nothing left polling
 
 
 async def test_a_zero_outage_bound_gives_up_at_the_first_failed_read(looptime: float) -> None:
@@ -329,7 +325,7 @@ async def test_after_an_outage_and_an_idle_poller_the_next_wait_starts_afresh() 
         tasks = [await handle(client, service, t) for t in ("t0", "t1")]
         with pytest.raises(WaitTimeoutError):
             await client.discovery_tasks.wait_all(tasks, poll_interval=5, timeout=20)
-        assert client._poller._runner is None
+        assert not client._poller.running
         await asyncio.sleep(100)
         with pytest.raises(WaitTimeoutError):
             await client.discovery_tasks.wait_all(tasks, poll_interval=5, timeout=6)
@@ -604,7 +600,7 @@ async def test_a_stream_left_open_sends_nothing_until_it_is_iterated_again() -> 
         more = [row.id async for row in rows]  # iterated again: it picks up where it was
         await rows.aclose()
     assert more == [f"r{n}" for n in range(1, 50)]
-    assert client._poller._runner is None
+    assert not client._poller.running
 
 
 async def test_a_watch_or_as_completed_left_open_sends_nothing() -> None:
@@ -782,10 +778,10 @@ async def test_the_poller_stops_with_its_last_follower() -> None:
         first, second = [await handle(client, service, t) for t in ("t1", "t2")]
         slow = asyncio.create_task(second.wait(poll_interval=2))
         await first.wait(poll_interval=2)
-        assert client._poller._runner is not None  # still following the second
+        assert client._poller.running  # still following the second
         await slow
-        assert client._poller._runner is None
-        assert client._poller._tracked == {}
+        assert not client._poller.running
+        assert client._poller.following == 0
 
 
 # -- where tasks sit in the list ----------------------------------------------------------

@@ -119,11 +119,11 @@ def test_task_ids_are_sent_to_their_own_url_or_refused(task_id: Any) -> None:
 def test_paging_and_resume_arguments(limit: Any, offset: Any, more: Any) -> None:
     async def pages(client: AsyncExtruct) -> Any:
         task = await client.discovery_tasks.get("t1")
-        return [page async for page in task.pages(limit=limit, offset=offset)]
+        return [page async for page in task.pages(page_size=limit, offset=offset)]
 
     outcome, sent = run(pages)
     if isinstance(outcome, InvalidRequestError):
-        assert outcome.field in ("limit", "offset")
+        assert outcome.field in ("page_size", "offset")
         assert len(sent) == 1  # the get; no results request
     async def resume(client: AsyncExtruct) -> Any:
         task = await client.discovery_tasks.get("t1")
@@ -140,7 +140,7 @@ OPTIONS = st.fixed_dictionaries({}, optional={
     "rate_limit": st.none() | st.floats(-1, 1e6) | ANY,
     "burst": st.none() | st.integers(-1, 5) | ANY,
     "max_retries": st.none() | st.integers(-1, 5) | ANY,
-    "timeout": st.floats(-1, 100) | ANY,
+    "attempt_timeout": st.floats(-1, 100) | ANY,
     "base_url": st.none() | st.text(max_size=30) | ANY,
     "default_headers": st.none() | st.dictionaries(st.text(max_size=5), st.text(max_size=5))
     | ANY,

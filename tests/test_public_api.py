@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 
 import extruct_async
 import extruct_async.testing
@@ -23,6 +25,21 @@ def test_all_is_sorted_and_complete() -> None:
         assert set(module.__all__) <= set(dir(module))
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+def test_the_type_checkers_imports_are_the_public_list() -> None:
+    # One list (``_PUBLIC``) feeds ``__all__`` and the lazy loader; type checkers read
+    # the TYPE_CHECKING imports instead, which must name the same things from the
+    # same modules, each re-exported explicitly (``import X as X``).
+    source = Path(extruct_async.__file__).read_text(encoding="utf-8")
+    imported = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module != "_lazy":
+            for alias in node.names:
+                if node.module != "_version":
+                    assert alias.asname == alias.name, alias.name
+                    imported[alias.name] = f".{node.module}"
+    assert imported == extruct_async._PUBLIC
 
 
 def test_every_public_name_has_a_docstring() -> None:

@@ -109,7 +109,7 @@ async def test_no_error_shows_the_key(transport: MockTransport, call: Call,
     caplog.set_level(logging.DEBUG, logger="extruct_async")
     policy = RetryPolicy(max_retries=1, initial_wait=0.1, jitter=False, max_time=5)
     async with AsyncExtruct(API_KEY, "https://api.extruct.test", transport=transport,
-                            retry=policy, timeout=2) as client:
+                            retry=policy, attempt_timeout=2) as client:
         with pytest.raises(ExtructError) as caught:
             await call(client)
     assert API_KEY not in renderings(caught.value)
@@ -125,7 +125,7 @@ async def test_misuse_and_bad_options_show_no_key() -> None:
     with pytest.raises(ExtructError) as closed:
         await client.discovery_tasks.get("t1")
     assert API_KEY not in renderings(closed.value)
-    for options in ({"base_url": "ftp://x"}, {"rate_limit": -1}, {"timeout": "x"},
+    for options in ({"base_url": "ftp://x"}, {"rate_limit": -1}, {"attempt_timeout": "x"},
                     {"default_headers": {"Authorization": "x"}}):
         with pytest.raises(ExtructError) as bad:
             AsyncExtruct(API_KEY, **options)
@@ -142,7 +142,7 @@ async def test_network_failures_on_real_sockets_show_no_key(
     async with FakeExtructServer(api_key=API_KEY, slow_seconds=30) as server:
         for kind in ("drop", "truncate", "slow", "503"):
             server.inject(kind, endpoint="get")
-            async with server.client(max_retries=0, timeout=5) as client:
+            async with server.client(max_retries=0, attempt_timeout=5) as client:
                 with pytest.raises(ExtructError) as caught:
                     await client.discovery_tasks.get("t1")
             assert API_KEY not in renderings(caught.value), kind

@@ -35,7 +35,7 @@ async def test_hundreds_of_tasks_through_a_quarter_of_failing_requests() -> None
                                  candidate_pool=lambda query: 25 if query.endswith("7") else 400,
                                  ) as server, \
             server.client(rate_limit=100, max_concurrency=32, retry=PATIENT,
-                          timeout=10) as client:
+                          attempt_timeout=10) as client:
         specs = [{"query": f"soak search {i}", "desired_num_results": 5 + i % 20}
                  for i in range(TASKS)]
         tasks = await client.discovery_tasks.create_many(specs)
@@ -79,7 +79,7 @@ async def test_what_does_escape_is_an_sdk_error() -> None:
     # With retries off, the same faults surface; each one is an ExtructError.
     async with FakeExtructServer(api_key=API_KEY, seed=4, fault_rate=0.5,
                                  fault_kinds=FAULT_KINDS, slow_seconds=5) as server, \
-            server.client(rate_limit=None, max_retries=0, timeout=2) as client:
+            server.client(rate_limit=None, max_retries=0, attempt_timeout=2) as client:
         outcomes = await asyncio.gather(
             *(client.discovery_tasks.create(f"escape {i}") for i in range(60)),
             return_exceptions=True)

@@ -27,8 +27,9 @@ from extruct_async import (
     RetryPolicy,
     StoreError,
 )
-from extruct_async._create import LEASE_SECONDS, SharedClaims, run_key
+from extruct_async._claims import SharedClaims
 from extruct_async._gate import SHARED_SECOND, Gate, SharedGate
+from extruct_async._idempotency import LEASE_SECONDS, run_key
 from extruct_async._store import JournalState, MemoryStore, SQLiteStore, Store
 from extruct_async.testing import FakeExtructServer
 from extruct_async.testing._ratelimit import peak_in_window
@@ -75,9 +76,9 @@ async def test_without_a_store_the_client_keeps_todays_in_memory_gate(
     monkeypatch.delenv("EXTRUCT_STORE", raising=False)
     for store in (None, "memory://"):
         async with client(server, store, rate_limit=10) as api:
-            assert type(api._endpoints.pipeline.gate) is Gate  # no store call per request
+            assert type(api._pipeline.gate) is Gate  # no store call per request
             assert isinstance(api.store, MemoryStore)
-            assert not isinstance(api._endpoints.creates.claims, SharedClaims)
+            assert not isinstance(api._creates.claims, SharedClaims)
             # The journal still works, for this process.
             first = await api.discovery_tasks.create("freight SaaS", idempotency_key="k")
             again = await api.discovery_tasks.create("freight SaaS", idempotency_key="k")
@@ -93,8 +94,8 @@ async def test_the_store_comes_from_the_environment_and_closes_with_the_client(
     store = api.store
     assert isinstance(store, SQLiteStore)
     assert store.path == str(tmp_path / "extruct.db")
-    assert isinstance(api._endpoints.pipeline.gate, SharedGate)
-    copy = api.with_options(timeout=60)
+    assert isinstance(api._pipeline.gate, SharedGate)
+    copy = api.with_options(attempt_timeout=60)
     assert copy.store is store
     await copy.aclose()  # the copy closes nothing
     assert await store.claim("ns", "t") is True
@@ -107,7 +108,7 @@ async def test_a_store_object_is_shared_and_left_open(server: FakeExtructServer)
     store = MemoryStore()
     async with client(server, store) as one, client(server, store) as two:
         assert one.store is two.store is store
-        assert isinstance(one._endpoints.pipeline.gate, SharedGate)
+        assert isinstance(one._pipeline.gate, SharedGate)
     assert await store.claim("ns", "still-usable")
 
 
@@ -201,7 +202,7 @@ async def test_the_shared_gate_keeps_the_concurrency_cap_per_client(
 
     async def get(api: AsyncExtruct) -> None:
         nonlocal in_flight, peak
-        async with api._endpoints.pipeline.gate:
+        async with api._pipeline.gate:
             in_flight += 1
             peak = max(peak, in_flight)
             await asyncio.sleep(1)
@@ -218,7 +219,7 @@ async def test_a_waiter_cancelled_at_the_store_gives_its_slot_back(
     store = MemoryStore(clock=LoopClock())
     task = await _a_task(server)
     async with client(server, store, max_concurrency=1) as api:
-        await store.pause(api._endpoints.creates.scope.namespace, 5.0)
+        await store.pause(api._scope.namespace, 5.0)
         waiting = asyncio.create_task(api.discovery_tasks.get(task))
         await asyncio.sleep(1)  # holds the only slot, waiting for the store
         waiting.cancel()
@@ -287,7 +288,7 @@ async def test_a_key_reused_for_another_create_is_refused_naming_it(
 async def test_a_busy_key_waits_for_its_sender(server: FakeExtructServer) -> None:
     store = MemoryStore(clock=LoopClock())
     server.inject("slow", endpoint="create")  # answers after slow_seconds (60 s)
-    async with client(server, store, timeout=120) as one, client(server, store) as two:
+    async with client(server, store, attempt_timeout=120) as one, client(server, store) as two:
         first = asyncio.create_task(one.discovery_tasks.create("q", idempotency_key="k"))
         await asyncio.sleep(1)
         second = await two.discovery_tasks.create("q", idempotency_key="k")
@@ -311,7 +312,7 @@ async def test_bad_keys_are_refused_before_anything(server: FakeExtructServer) -
 async def crashed(store: Store, namespace: str, key: str, body: dict[str, Any],
                   clock: LoopClock, *, run: str | None = None,
                   position: int | None = None) -> None:
-    from extruct_async._create import body_json
+    from extruct_async._idempotency import body_json
 
     await store.journal_reserve(namespace, key, run=run, position=position,
                                 body_json=body_json(body), owner="dead",
@@ -329,7 +330,7 @@ async def test_a_crashed_key_is_reconciled_then_adopted_or_sent(
     clock = LoopClock()
     store = MemoryStore(clock=clock)
     async with client(server, store) as api:
-        namespace = api._endpoints.creates.scope.namespace
+        namespace = api._scope.namespace
         orphan = None
         if made != "never":  # its create went out; its answer never came back
             async with client(server) as dead:
@@ -349,7 +350,7 @@ async def test_a_task_claimed_under_the_same_key_is_adopted_another_keys_is_not(
     clock = LoopClock()
     store = MemoryStore(clock=clock)
     async with client(server, store) as api:
-        namespace = api._endpoints.creates.scope.namespace
+        namespace = api._scope.namespace
         async with client(server) as dead:
             mine = (await dead.discovery_tasks.create("freight SaaS")).id
             theirs = (await dead.discovery_tasks.create("freight SaaS")).id
@@ -367,7 +368,7 @@ async def test_the_look_up_reaches_back_to_the_reservation_not_further(
     clock = LoopClock()
     store = MemoryStore(clock=clock)
     async with client(server, store) as api:
-        namespace = api._endpoints.creates.scope.namespace
+        namespace = api._scope.namespace
         async with client(server) as other:
             older = (await other.discovery_tasks.create("freight SaaS")).id
         await asyncio.sleep(30)  # a look-alike from 30 s before the key was reserved
@@ -388,7 +389,7 @@ async def test_a_create_that_failed_after_it_was_sent_is_reconciled_next_time(
         server.inject("500", endpoint="list")  # and the look-up fails: nobody can tell
         with pytest.raises(Exception, match=r"create|discovery_tasks"):
             await api.discovery_tasks.create("freight SaaS", idempotency_key="k")
-        [entry] = await store.journal_entries(api._endpoints.creates.scope.namespace)
+        [entry] = await store.journal_entries(api._scope.namespace)
         assert entry.state is JournalState.SENDING  # kept, its lease ended at once
         task = await api.discovery_tasks.create("freight SaaS", idempotency_key="k")
     assert creates(server) == 1  # the committed task was found and adopted
@@ -400,7 +401,7 @@ async def test_a_create_refused_before_it_was_sent_is_forgotten(
 ) -> None:
     store = MemoryStore()
     async with client(server, store) as api:
-        namespace = api._endpoints.creates.scope.namespace
+        namespace = api._scope.namespace
         await store.pause(namespace, 60)
         attempt = asyncio.create_task(
             api.discovery_tasks.create("freight SaaS", idempotency_key="k"))
@@ -433,7 +434,7 @@ async def test_a_run_again_returns_its_tasks_in_order_without_creating(
     assert [t.id for t in second] == [t.id for t in first]
     assert [t.query for t in second] == SPECS
     assert sorted(seen) == [(i, t.id) for i, t in enumerate(first)]
-    entries = await store.journal_entries(again._endpoints.creates.scope.namespace, "nightly")
+    entries = await store.journal_entries(again._scope.namespace, "nightly")
     assert [e.key for e in entries] == [run_key("nightly", i) for i in range(12)]
 
 
@@ -476,7 +477,7 @@ async def test_recover_returns_the_journaled_tasks_and_reconciles_crashed_keys(
     clock = LoopClock()
     store = MemoryStore(clock=clock)
     async with client(server, store) as api:
-        namespace = api._endpoints.creates.scope.namespace
+        namespace = api._scope.namespace
         single = await api.discovery_tasks.create("one off", idempotency_key="solo")
         run = await api.discovery_tasks.create_many(SPECS[:3], run="nightly")
         async with client(server) as dead:  # position 3 was sent, its answer lost
@@ -532,7 +533,7 @@ async def test_a_row_is_taken_when_the_next_is_asked_for(server: FakeExtructServ
     store = MemoryStore()
     async with client(server, store) as api:
         task = await _finished_task(api, results=5)
-        namespace = api._endpoints.creates.scope.namespace
+        namespace = api._scope.namespace
 
         async def taken() -> set[str]:
             return await store.checkpoint_load(namespace, task.id, "w")
@@ -552,7 +553,7 @@ async def test_an_unnamed_stream_records_nothing(server: FakeExtructServer) -> N
         task = await _finished_task(api, results=5)
         async with contextlib.aclosing(task.stream()) as rows:
             assert [row.id async for row in rows]
-        namespace = api._endpoints.creates.scope.namespace
+        namespace = api._scope.namespace
         for consumer in ("", "None", "default"):
             assert await store.checkpoint_load(namespace, task.id, consumer) == set()
         with pytest.raises(InvalidRequestError, match="consumer"):

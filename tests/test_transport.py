@@ -50,7 +50,7 @@ async def test_what_goes_on_the_wire(serve: Serve) -> None:
     server = await serve(answer)
     async with AsyncExtruct(API_KEY, server.url, rate_limit=None) as client:
         task = await client.discovery_tasks.create("freight SaaS", desired_num_results=5)
-        async for _ in task.pages(limit=7, offset=14):
+        async for _ in task.pages(page_size=7, offset=14):
             pass
     create, results = server.seen
     assert (create.method, create.path) == ("POST", "/v1/discovery_tasks")
@@ -186,7 +186,7 @@ async def test_a_dropped_request_reaches_the_server_once_per_admission(own_sessi
             server.inject("drop", endpoint="get")
             with pytest.raises(APIConnectionError):
                 await task.refresh()  # sent on the reused connection, which drops
-            gate = client._endpoints.pipeline.gate
+            gate = client._pipeline.gate
         assert [r.endpoint for r in server.requests] == ["create", "get"]
         assert gate.admitted == 2
         assert not session.closed  # the caller's session is never closed
@@ -210,7 +210,7 @@ async def test_every_header_set_shares_one_pool(serve: Serve) -> None:
     async with AsyncExtruct(API_KEY, server.url, rate_limit=None) as client:
         task = await client.discovery_tasks.create("freight SaaS")
         await task.refresh()
-        async for _ in task.pages(limit=5):
+        async for _ in task.pages(page_size=5):
             pass
         await client.discovery_tasks.create("robotics")
     assert [seen.method for seen in server.seen] == ["POST", "GET", "GET", "POST"]

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .._client import API_KEY_ENV
+from .._config import API_KEY_ENV
 from ._exit import ExitCode, describe, exit_code
 from ._fake_server import fake_server
 from ._parser import build_parser

@@ -178,7 +178,7 @@ async def _rows(
     rows: list[CompanyResult] = []
     # A page no larger than the rows wanted, so --limit 5 reads 5 rows, not 50.
     size = 50 if limit is None else min(limit, 50)
-    async with contextlib.aclosing(task.pages(limit=size, offset=offset)) as pages:
+    async with contextlib.aclosing(task.pages(page_size=size, offset=offset)) as pages:
         async for page in pages:
             rows += page
             if limit is not None and len(rows) >= limit:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from .. import Criterion, DataSource, TaskStatus, __version__
-from .._client import API_KEY_ENV
+from .._config import API_KEY_ENV
 from . import _commands, _demo
 from ._exit import EXIT_CODES_HELP, ExitCode
 from ._output import FORMATS

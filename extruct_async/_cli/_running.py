@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import attrs
 
 from .. import AiohttpTransport, AsyncExtruct, DiscoveryTask
-from .._client import API_KEY_ENV
+from .._config import API_KEY_ENV
 from ._diagnostics import Exchanges, retry_lines
 from ._exit import ExitCode, UsageError
 from ._progress import Display, open_display

@@ -29,7 +29,7 @@ def state(**changes: Any) -> TaskState:
 
 def task(**changes: Any) -> DiscoveryTask:
     # Displays and reports only read the state; nothing here talks to a service.
-    return DiscoveryTask(state(**changes), endpoints=None, poller=None)  # type: ignore[arg-type]
+    return DiscoveryTask(state(**changes), context=None)  # type: ignore[arg-type]
 
 
 def row(**changes: Any) -> CompanyResult:

@@ -132,5 +132,5 @@ def private_imports() -> set[tuple[str, str]]:
 
 def test_the_cli_uses_the_sdks_public_api() -> None:
     # The simulator for demo and fake-server; the token's variable name until it is public.
-    assert {module for module, _ in private_imports()} <= {"testing", "_client"}
-    assert {name for module, name in private_imports() if module == "_client"} == {"API_KEY_ENV"}
+    assert {module for module, _ in private_imports()} <= {"testing", "_config"}
+    assert {name for module, name in private_imports() if module == "_config"} == {"API_KEY_ENV"}
