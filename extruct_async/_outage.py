@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import attrs
 
-from ._errors import APIError, APIStatusError, ServerError
+from ._errors import APIError, APIStatusError, ExtructError, ServerError, StoreError
 from ._retry import verdict
 
 __all__ = [
@@ -36,12 +36,16 @@ def is_transient(error: BaseException) -> bool:
 
     The pipeline's own retry rule (``_retry.verdict``), plus every 5xx: a gateway in
     front of the service answers 520-524 and the like during an outage, and a read
-    changes nothing, so waiting it out is always safe.
+    changes nothing, so waiting it out is always safe. A failed store (the shared rate
+    limit's SQLite file or Redis server: a restart, a lock held for long) is waited out
+    the same way: nothing was sent.
     """
+    if isinstance(error, StoreError):
+        return True
     return isinstance(error, APIError) and (verdict(error).retry or isinstance(error, ServerError))
 
 
-def probe_wait(steps: int, interval: float, error: APIError) -> float:
+def probe_wait(steps: int, interval: float, error: ExtructError) -> float:
     """Seconds until the next probe, ``steps`` probes into an outage.
 
     The steps double from the poll ``interval`` up to :data:`MAX_OUTAGE_WAIT` (or the
@@ -83,14 +87,16 @@ class PollFailure:
     so an application can show "service unavailable, retrying" instead of hanging.
 
     Attributes:
-        error: the latest failure, after that read's own retries.
+        error: the latest failure, after that read's own retries: an
+            :class:`APIError`, or a :class:`StoreError` when the store that holds the
+            shared rate limit fails (a Redis restart, a SQLite file locked for long).
         failures: failed polls in a row (a poll skipped because the service was
             failing counts too).
-        failing_for: seconds from the first of them to the latest.
+        failing_for: seconds from the first failed attempt to the latest failure.
         retry_in: seconds from the latest to the next attempt.
     """
 
-    error: APIError
+    error: APIError | StoreError
     failures: int
     failing_for: float
     retry_in: float

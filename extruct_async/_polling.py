@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from ._endpoints import Endpoints
-from ._errors import APIError, AuthenticationError, ClientStateError, ExtructError
+from ._errors import APIError, AuthenticationError, ClientStateError, ExtructError, StoreError
 from ._models import TaskState, older
 from ._outage import (
     DEFAULT_MAX_OUTAGE,
@@ -54,6 +54,9 @@ from ._outage import (
 from ._placement import Placement, Plan, Spot
 
 __all__ = ["Listening", "Notify", "Poller", "Subscription", "arrival"]
+
+#: A transient failure of a read, and when the read began.
+_Failure = tuple["APIError | StoreError", float]
 
 #: Tasks due this soon (a fraction of their interval) are refreshed with the due ones.
 _BATCH_FRACTION = 0.25
@@ -342,17 +345,19 @@ class Poller:
             # One probe while the service fails; the rest only once it answers again.
             probe = min(due, key=lambda t: t.refreshed)
             del pending[probe.state.id]
-            error = await self._read(probe)
+            failure = await self._read(probe)
             if self._ended != ended:
                 return
-            if error is not None:
-                self._failed(error, due)
+            if failure is not None:
+                self._failed(*failure, due)
                 return
             self._outage = None
         careful = False
         if len(pending) >= 2 and self._list_usable:
             try:
                 await self._scan(pending)
+            except StoreError:
+                careful = True  # the store (the shared rate limit) failed: as an outage
             except APIError as exc:
                 if isinstance(exc, AuthenticationError):
                     self._fail_all(exc)
@@ -362,9 +367,9 @@ class Poller:
                 else:
                     self._list_usable = False  # refused for good: read tasks one by one
         stalest_first = sorted(pending.values(), key=lambda t: t.refreshed)
-        error = await self._read_directly(deque(stalest_first), careful=careful)
-        if error is not None:
-            self._failed(error, [t for t in stalest_first if t.refreshed < started])
+        failure = await self._read_directly(deque(stalest_first), careful=careful)
+        if failure is not None:
+            self._failed(*failure, [t for t in stalest_first if t.refreshed < started])
 
     # -- list pages ----------------------------------------------------------------
 
@@ -390,38 +395,44 @@ class Poller:
 
     # -- direct reads --------------------------------------------------------------
 
-    async def _read_directly(self, queue: deque[_Tracked], *, careful: bool) -> APIError | None:
+    async def _read_directly(self, queue: deque[_Tracked], *, careful: bool) -> _Failure | None:
         """Read each task in ``queue``; stop at the first transient failure and return it.
 
         With ``careful``, one read goes first, alone: the service may be down.
         """
         ended = self._ended
-        failed: list[APIError] = []
+        failed: list[_Failure] = []
 
         async def worker() -> None:
             while queue and not failed and self._ended == ended:
-                error = await self._read(queue.popleft())
-                if error is not None:
-                    failed.append(error)
+                failure = await self._read(queue.popleft())
+                if failure is not None:
+                    failed.append(failure)
 
         if careful and queue:
-            error = await self._read(queue.popleft())
-            if error is not None:
-                return error
+            failure = await self._read(queue.popleft())
+            if failure is not None:
+                return failure
         await asyncio.gather(*(worker() for _ in range(self._workers)))
         return failed[0] if failed else None
 
-    async def _read(self, tracked: _Tracked) -> APIError | None:
-        """Refresh one task directly; return a transient failure, deliver a fatal one."""
+    async def _read(self, tracked: _Tracked) -> _Failure | None:
+        """Refresh one task directly; return a transient failure, deliver a fatal one.
+
+        A transient failure comes with the time the read began (its first attempt).
+        """
         task_id = tracked.state.id
         if self._tracked.get(task_id) is not tracked:
             return None  # nobody follows it any more
         self.requests["get"] += 1
+        started = _now()
         try:
             reply = await self._endpoints.get(task_id)
+        except StoreError as exc:  # the shared rate limit's store: waited out as an outage
+            return exc, started
         except APIError as exc:
             if is_transient(exc):
-                return exc
+                return exc, started
             if isinstance(exc, AuthenticationError):
                 self._fail_all(exc)  # the key, not the task: nothing will work
             else:
@@ -447,23 +458,46 @@ class Poller:
             sub.deliver(None)
         tracked.due = now + tracked.interval
 
-    def _failed(self, error: APIError, tasks: Iterable[_Tracked]) -> None:
-        """Transient failure: mark ``tasks`` failing, back off; end waits past their bound."""
+    def _failed(
+        self, error: APIError | StoreError, since: float, tasks: Iterable[_Tracked]
+    ) -> None:
+        """Transient failure: mark ``tasks`` failing, back off; end waits past their bound.
+
+        ``since`` is when the failed read began: an outage is timed from its first
+        failed attempt, not from the end of that read's own retries.
+        """
         now = _now()
         failed = [t for t in tasks if self._tracked.get(t.state.id) is t]
         steps = 0 if self._outage is None else self._outage.steps + 1
         wait = probe_wait(steps, min((t.interval for t in failed), default=MAX_OUTAGE_WAIT), error)
+        for tracked in failed:
+            if tracked.failing is None:
+                tracked.failing = Failing(since)
+        bound = self._next_bound()
+        if now < bound < now + wait:
+            wait = bound - now  # a wait's last chance: probe when its max_outage passes
         self._outage = _Outage(steps, now + wait)
         for tracked in failed:
             failing = tracked.failing
-            if failing is None:
-                failing = tracked.failing = Failing(now)
+            assert failing is not None
             failing_for = failing.failed(now)
             tracked.failure = PollFailure(error, failing.count, failing_for, wait)
             tracked.failure_stamp = arrival()
             for sub in list(tracked.subscriptions):
                 ends = failing.over(sub.max_outage, now)
                 sub.deliver(error if ends else None, refreshed=False)
+
+    def _next_bound(self) -> float:
+        """When the next failing wait reaches its ``max_outage`` (inf: none will).
+
+        The probe then is that wait's last: if it fails, the wait ends with its error.
+        """
+        bounds = [
+            t.failing.since + sub.max_outage
+            for t in self._tracked.values() if t.failing is not None
+            for sub in t.subscriptions if sub.max_outage is not None
+        ]
+        return min(bounds, default=float("inf"))
 
     def _end(self, tracked: _Tracked, error: BaseException) -> None:
         """A fatal failure: every wait on this task ends with ``error``."""

@@ -18,7 +18,7 @@ import attrs
 from . import _arguments as check
 from ._checkpoint import Checkpoint
 from ._endpoints import Endpoints
-from ._errors import APIError, ExtructError
+from ._errors import APIError, ExtructError, StoreError
 from ._models import CompanyResult, TaskState, TaskStatus
 from ._outage import DEFAULT_MAX_OUTAGE, Failing, PollFailure, is_transient
 from ._pagination import walk
@@ -318,6 +318,7 @@ class DiscoveryTask(_StateAttributes):
                     # only once a status read works again.
                     read = state.finished or state.progress != scanned
                     if read and not (failing is not None and self._poll_failure is not None):
+                        asked = loop.time()  # when the page that may fail was asked for
                         try:
                             async with contextlib.aclosing(self.pages(page_size=size)) as pages:
                                 async for page in pages:
@@ -327,9 +328,10 @@ class DiscoveryTask(_StateAttributes):
                                             yield row
                                             if checkpoint is not None:  # asked for the next: taken
                                                 await checkpoint.record(row.id)
-                        except APIError as exc:
+                                    asked = loop.time()
+                        except (APIError, StoreError) as exc:
                             now = loop.time()
-                            failing = failing or Failing(now)
+                            failing = failing or Failing(asked)
                             failing.failed(now)
                             if not is_transient(exc) or failing.over(schedule.max_outage, now):
                                 raise

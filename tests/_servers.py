@@ -56,14 +56,20 @@ def _answers_ping(port: int) -> bool:
         return False
 
 
-def _start(binary: str, workdir: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Start the server on a free port; try another port if that one was taken meanwhile."""
-    for _ in range(3):
-        port = _free_port()
+def start_redis_server(
+    binary: str, workdir: str, *, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the server (no persistence) on ``port``, or a free one; wait until it answers.
+
+    Without a port, another free one is tried if the first was taken meanwhile.
+    """
+    log = Path(workdir) / "server.log"
+    for _ in range(3 if port is None else 1):
+        chosen = _free_port() if port is None else port
         process = subprocess.Popen(
             [
                 binary,
-                "--port", str(port),
+                "--port", str(chosen),
                 "--bind", "127.0.0.1",
                 "--save", "",
                 "--appendonly", "no",
@@ -75,7 +81,7 @@ def _start(binary: str, workdir: str, log: Path) -> tuple[subprocess.Popen[bytes
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + _STARTUP_SECONDS
-        while not _answers_ping(port):
+        while not _answers_ping(chosen):
             if process.poll() is not None:
                 break
             if time.monotonic() > deadline:
@@ -84,7 +90,7 @@ def _start(binary: str, workdir: str, log: Path) -> tuple[subprocess.Popen[bytes
                 break
             time.sleep(0.01)  # between connection attempts, not instead of them
         else:
-            return process, port
+            return process, chosen
     output = log.read_text() if log.exists() else ""
     raise RuntimeError(f"{binary} did not start:\n{output}")
 
@@ -98,8 +104,7 @@ def redis_server() -> Iterator[str]:
     """
     binary = redis_server_binary()
     with tempfile.TemporaryDirectory(prefix="extruct-redis-") as workdir:
-        log = Path(workdir) / "server.log"
-        process, port = _start(binary, workdir, log)
+        process, port = start_redis_server(binary, workdir)
         try:
             yield f"redis://127.0.0.1:{port}/0"
         finally:

@@ -191,11 +191,12 @@ async def test_a_wait_rides_out_a_ten_minute_outage_probing_on_a_doubling_schedu
                                   699.0, 704.0]
     failures = [r for r in reports if r is not None]
     assert [f.failures for f in failures] == list(range(1, 13))
-    assert [f.failing_for for f in failures] == [p + 7 - 27 for p in probes]
+    # Timed from the first failed attempt (20 s), not from the end of its retries.
+    assert [f.failing_for for f in failures] == [p + 7 - 20 for p in probes]
     assert [f.retry_in for f in failures] == [5, 10, 20, 40] + [MAX_OUTAGE_WAIT] * 8
     assert all(isinstance(f.error, ServerError) and f.error.status == 503 for f in failures)
     assert str(failures[1]).startswith(
-        "status reads failing for 12s (2 in a row), retrying in 10s: ")
+        "status reads failing for 19s (2 in a row), retrying in 10s: ")
     recovered = reports.index(failures[-1]) + 1
     assert reports[recovered] is None  # reported once more when reads work again
 
@@ -208,9 +209,11 @@ async def test_the_outage_bound_ends_the_wait_with_the_last_error(looptime: floa
         task = await handle(client, service, "t1")
         with pytest.raises(ServerError):
             await task.wait(poll_interval=5, max_outage=100)
-        # Failing since 27 s; the failed reads end at 39, 56, 83, 130: 103 s >= 100.
-        assert looptime == 130
-        assert service.times() == [5.0, 10.0, 15.0, *attempts(20, 32, 49, 76, 123)]
+        # Failing since the first failed attempt at 20 s; the failed reads end at 27, 39,
+        # 56, 83; the next probe would be at 123, but the bound passes at 120: the
+        # wait's last probe goes then, and fails at 127: 107 s >= 100.
+        assert looptime == 127
+        assert service.times() == [5.0, 10.0, 15.0, *attempts(20, 32, 49, 76, 120)]
         assert task.poll_failure is not None
         assert task.poll_failure.failures == 5
         assert not client._poller.running  # nothing left polling
@@ -247,9 +250,9 @@ async def test_the_default_bound_outlasts_many_minutes(looptime: float) -> None:
         task = await handle(client, service, "t1")
         with pytest.raises(ServerError):
             await task.wait(poll_interval=5)
-    # From the first failure (12 s), the first failed read 30 minutes later.
+    # From the first failed attempt (5 s), a last probe 30 minutes later, failing 7 s on.
     assert DEFAULT_MAX_OUTAGE == 1800
-    assert 12 + 1800 <= looptime < 12 + 1800 + MAX_OUTAGE_WAIT + 7
+    assert looptime == 5 + 1800 + 7
 
 
 async def test_a_retry_after_longer_than_the_backoff_is_waited_out() -> None:
@@ -394,13 +397,16 @@ async def test_each_outage_is_timed_on_its_own() -> None:
         with pytest.raises(ServerError):
             await task.wait(poll_interval=5, max_outage=40)
         failure = task.poll_failure
-        assert asyncio.get_running_loop().time() == 164
-    # The first outage: failed reads end at 17, 29, 46 (29 s of failure); the probe at
-    # 66 works. The second: failed reads end at 108, 120, 137, 164: 56 s >= 40.
-    assert service.times(10, 100) == [*attempts(10, 22, 39), 66, 71, 76, 81, 86, 91, 96]
-    assert service.times(100) == attempts(101, 113, 130, 157)
+        assert asyncio.get_running_loop().time() == 147
+    # The first outage (10 to 50 s): failed reads end at 17, 29, 46; the bound passes at
+    # 50 (40 s after the first failed attempt), and the wait's last probe, then, works.
+    # The second (from 100 s): failed reads end at 107, 119, 136, and the last probe at
+    # the bound (140) fails at 147: 47 s >= 40.
+    assert service.times(10, 100) == [*attempts(10, 22, 39), 50, 55, 60, 65, 70, 75, 80, 85,
+                                      90, 95]
+    assert service.times(100) == attempts(100, 112, 129, 140)
     assert failure is not None
-    assert (failure.failures, failure.failing_for) == (4, 56)
+    assert (failure.failures, failure.failing_for) == (4, 47)
 
 
 async def test_failed_reads_do_not_stretch_the_poll_interval() -> None:
@@ -765,9 +771,10 @@ async def test_a_stream_gives_up_after_its_outage_bound() -> None:
         with pytest.raises(ServerError):
             async for _ in task.stream(poll_interval=5, max_outage=20):
                 pass
-        # Failed page reads end at 17, 24, 31 and 38: 21 s after the first.
-        assert asyncio.get_running_loop().time() == 38
-    assert results_reads(service) == [0.0, 5.0, *attempts(10, 17, 24, 31)]
+        # Timed from the first failed attempt (10 s): failed page reads end at 17, 24
+        # and 31: 21 s after it.
+        assert asyncio.get_running_loop().time() == 31
+    assert results_reads(service) == [0.0, 5.0, *attempts(10, 17, 24)]
 
 
 async def test_the_poller_stops_with_its_last_follower() -> None:
