@@ -64,9 +64,9 @@ class Failing:
 
     def __init__(self, now: float) -> None:
         #: When the first failure of this run of failures was seen (loop time).
-        self.since = now
+        self.since: float = now
         #: Failures in a row.
-        self.count = 0
+        self.count: int = 0
 
     def failed(self, now: float) -> float:
         """Count one more failure at ``now``; return the seconds failing so far."""

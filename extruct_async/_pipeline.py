@@ -127,15 +127,15 @@ class Connection:
         headers: Mapping[str, str],
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        self.transport = transport
-        self.gate = gate
-        self.base_url = base_url
-        self.headers = Headers(headers)
-        self.json_headers = Headers({**headers, "Content-Type": "application/json"})
-        self.max_response_size = max_response_size
+        self.transport: Transport = transport
+        self.gate: Gate = gate
+        self.base_url: str = base_url
+        self.headers: Headers = Headers(headers)
+        self.json_headers: Headers = Headers({**headers, "Content-Type": "application/json"})
+        self.max_response_size: int = max_response_size
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.forks = 0  # ``_forks`` when ``loop`` was taken
-        self.closed = False
+        self.forks: int = 0  # ``_forks`` when ``loop`` was taken
+        self.closed: bool = False
 
     def __repr__(self) -> str:
         return f"Connection(base_url={self.base_url!r})"

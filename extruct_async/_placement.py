@@ -62,9 +62,9 @@ class Spot:
         #: A lower bound of (offset in the list - the placement's shift); None when the
         #: list's dates showed it is not in the list (then it is read directly, until a
         #: page shows it after all).
-        self.pos = pos
+        self.pos: int | None = pos
         #: Whether ``pos`` was the task's exact place when last seen.
-        self.exact = False
+        self.exact: bool = False
 
 
 class Listed(Protocol):
@@ -87,9 +87,9 @@ class Placement:
 
     def __init__(self) -> None:
         #: Tasks created above the followed ones since the poller began (a lower bound).
-        self.shift = 0
+        self.shift: int = 0
         #: How far the search for unplaced tasks skips ahead (grows while it undershoots).
-        self.skip = 0
+        self.skip: int = 0
 
     def new_spot(self) -> Spot:
         """The spot of a task followed from now on: somewhere below the top."""

@@ -188,17 +188,17 @@ class _Tracked:
                  "stamp", "state", "subscriptions")
 
     def __init__(self, state: TaskState, due: float, spot: Spot) -> None:
-        self.state = state
-        self.stamp = 0
+        self.state: TaskState = state
+        self.stamp: int = 0
         self.request_id: str | None = None
-        self.failure_stamp = 0
+        self.failure_stamp: int = 0
         #: Set while its reads fail (with ``failing``, the run of failures).
         self.failure: PollFailure | None = None
         self.failing: Failing | None = None
         self.subscriptions: list[Subscription] = []
-        self.due = due
-        self.refreshed = float("-inf")
-        self.spot = spot
+        self.due: float = due
+        self.refreshed: float = float("-inf")
+        self.spot: Spot = spot
 
     @property
     def interval(self) -> float:

@@ -17,7 +17,7 @@ request fails is whether the request can have reached the service:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, NoReturn, Protocol, runtime_checkable
+from typing import NoReturn, Protocol, runtime_checkable
 
 import attrs
 
@@ -62,11 +62,39 @@ class Headers(dict[str, str]):
     def __reduce__(self) -> tuple[type[Headers], tuple[dict[str, str]]]:
         return (Headers, (dict(self),))
 
-    def _read_only(self: Any, *args: object, **kwargs: object) -> NoReturn:
-        raise TypeError("request headers are read-only: make a new mapping")
+    # Every way to change a dict refuses (a method each: type checkers read them).
+    def __setitem__(self, *args: object, **kwargs: object) -> NoReturn:
+        _read_only()
 
-    __setitem__ = __delitem__ = __ior__ = _read_only
-    clear = pop = popitem = setdefault = update = _read_only
+    def __delitem__(self, *args: object, **kwargs: object) -> NoReturn:
+        _read_only()
+
+    def __ior__(self, *args: object, **kwargs: object) -> NoReturn:  # type: ignore[misc]
+        _read_only()
+
+    def clear(self, *args: object, **kwargs: object) -> NoReturn:
+        """Refused: headers are read-only."""
+        _read_only()
+
+    def pop(self, *args: object, **kwargs: object) -> NoReturn:
+        """Refused: headers are read-only."""
+        _read_only()
+
+    def popitem(self, *args: object, **kwargs: object) -> NoReturn:
+        """Refused: headers are read-only."""
+        _read_only()
+
+    def setdefault(self, *args: object, **kwargs: object) -> NoReturn:
+        """Refused: headers are read-only."""
+        _read_only()
+
+    def update(self, *args: object, **kwargs: object) -> NoReturn:
+        """Refused: headers are read-only."""
+        _read_only()
+
+
+def _read_only() -> NoReturn:
+    raise TypeError("request headers are read-only: make a new mapping")
 
 
 def _headers(headers: Mapping[str, str]) -> Headers:
