@@ -15,8 +15,9 @@ names only it allows.
 
 What the service itself keeps for such a name (the Unicode or the ASCII form; IDNA 2003
 or 2008, which spell ``straße.de`` differently; the list's private section or not, which
-cut ``shop.github.io`` differently) is not published: :func:`spellings` gives every form
-it may keep, for a comparison that must not call two spellings of one name different.
+cut ``shop.foo.github.io`` differently; its own snapshot of the list) is not published:
+:func:`spellings` gives the forms to compare, so that two spellings of one name are
+never called different.
 """
 
 from __future__ import annotations
@@ -86,19 +87,20 @@ def registered_domain(text: str) -> str | None:
 def spellings(text: str) -> frozenset[str] | None:
     """Every form in which the service may keep the domain of ``text``, in ASCII.
 
-    The host itself and its registered domain by the ICANN section of the Public Suffix
-    List and by the whole list (private suffixes such as ``github.io`` included), each
-    by IDNA 2008 and by IDNA 2003. A domain the service shows, passed through here,
-    meets the spellings of the entry it came from.
+    The host and its registered domain, each by IDNA 2008 and by IDNA 2003. Two
+    entries whose spellings meet may be one domain: one the service shows (whichever
+    form it keeps, and cut by the whole Public Suffix List or its ICANN section) meets
+    the entry it came from.
 
     Args:
         text: A URL, a host name or a domain as the service shows it.
 
     Returns:
-        The spellings, or None when ``text`` holds no plausible domain name.
+        The spellings, or None when ``text`` holds no registered domain by this list
+        (a service with another snapshot of the list may still have found one).
     """
     host = host_name(text)
-    if host is None:
+    if host is None or _icann().privatesuffix(host) is None:
         return None
     hosts = {host}
     if "xn--" in host:  # an IDN: IDNA 2003 maps some letters away (ß -> ss)
@@ -108,10 +110,9 @@ def spellings(text: str) -> frozenset[str] | None:
             hosts.add(older)
     forms = set(hosts)
     for name in hosts:
-        for suffixes in (_icann(), _whole()):
-            reduced = suffixes.privatesuffix(name)
-            if reduced is not None:
-                forms.add(reduced)
+        reduced = _icann().privatesuffix(name)
+        if reduced is not None:
+            forms.add(reduced)
     return frozenset(forms)
 
 
@@ -150,8 +151,3 @@ def _unicode(host: str) -> str | None:
 def _icann() -> PublicSuffixList:
     # Parsed on first use (about 70 ms), from the wheel's bundled snapshot.
     return PublicSuffixList(only_icann=True)
-
-
-@functools.cache
-def _whole() -> PublicSuffixList:
-    return PublicSuffixList()
