@@ -38,7 +38,8 @@ MAX_RESULTS_PER_TASK = 250
 MAX_EXCLUDE_TASK_IDS = 100
 #: The resolved ``exclude_domains`` of a task are capped at this many.
 MAX_EXCLUDED_DOMAINS = 1000
-#: Values of ``data_sources[]`` and of a result's ``source``.
+#: The values of ``data_sources[]`` and of a result's ``source`` the reference pages name.
+#: The service names more sources than these: the SDK sends any string (never stricter).
 DATA_SOURCES = ("web_search", "linkedin", "maps")
 #: Values of a task's ``status``.
 TASK_STATUSES = ("created", "in_progress", "done", "failed")

@@ -23,7 +23,7 @@ from typing import Any
 
 from ._create import Creates
 from ._errors import InvalidRequestError, StoreError
-from ._identity import CreateIdentity, registered_domains
+from ._identity import CreateIdentity, registered_domains, same_body
 from ._models import Criterion, TaskState
 from ._protocol import Reply, Request
 from ._store import JournalEntry, JournalState, ReserveOutcome, Scope
@@ -127,7 +127,7 @@ class Journal:
                 lease_seconds=LEASE_SECONDS,
             )
             entry = reservation.entry
-            if entry.body_json != sent:
+            if entry.body_json != sent and not same_body(json.loads(entry.body_json), request.body):
                 if reservation.outcome is ReserveOutcome.TAKEN_OVER:
                     await self._expire(key, owner)  # not ours to settle: the next caller's
                 raise _reused(field, key, entry)
@@ -248,7 +248,7 @@ class Journal:
             if (
                 position is not None
                 and 0 <= position < len(bodies)
-                and entry.body_json != body_json(bodies[position])
+                and not same_body(json.loads(entry.body_json), bodies[position])
             ):
                 raise _reused(f"specs[{position}]", entry.key, entry)
 

@@ -61,7 +61,12 @@ class TaskStatus(str, enum.Enum):
 
 
 class DataSource(str, enum.Enum):
-    """Where Deep Search looks for candidates."""
+    """Where Deep Search looks for candidates: the sources its reference pages name.
+
+    The service searches more than these (its guide names "Extruct DB" too), so a
+    ``data_sources`` entry or a result's ``source`` it adds later stays the plain string
+    it sent, and ``create(data_sources=...)`` sends any string as given.
+    """
 
     WEB_SEARCH = "web_search"
     LINKEDIN = "linkedin"

@@ -478,7 +478,7 @@ async def test_breaking_out_early_sends_nothing_more(
             lambda c: c.discovery_tasks.create("q", criteria=[Criterion("9", "n", "long enough")]),
             "criteria[0].key",
         ),
-        (lambda c: c.discovery_tasks.create("q", data_sources=["fax"]), "data_sources[0]"),
+        (lambda c: c.discovery_tasks.create("q", data_sources=[""]), "data_sources[0]"),
         (lambda c: c.discovery_tasks.get(""), "task_id"),
         (lambda c: c.discovery_tasks.get(None), "task_id"),
     ],

@@ -211,6 +211,16 @@ def test_unknown_enum_values_are_kept_as_strings() -> None:
     assert row.source == "news"
 
 
+def test_known_data_sources_become_the_enum_and_new_ones_stay_strings() -> None:
+    # The vendor's guide names "Extruct DB" among its sources; the reference pages do not.
+    task = task_of({**TASK, "auto_data_sources": False,
+                    "data_sources": ["maps", "Extruct DB", "linkedin", "extruct_db"]})
+    assert task.data_sources == ("maps", "Extruct DB", "linkedin", "extruct_db")
+    assert [type(source) for source in task.data_sources] == [DataSource, str, DataSource, str]
+    assert task.data_sources[0] is DataSource.MAPS
+    assert task.to_dict()["data_sources"] == ["maps", "Extruct DB", "linkedin", "extruct_db"]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -126,7 +126,7 @@ def test_create_request_full() -> None:
         ({"criteria": [{"key": "ok", "name": "N", "criterion": "long enough", "x": 1}]},
          "criteria[0]", InvalidRequestError),
         ({"auto_data_sources": "no"}, "auto_data_sources", InvalidTypeError),
-        ({"data_sources": ["gopher"]}, "data_sources[0]", InvalidRequestError),
+        ({"data_sources": ["  "]}, "data_sources[0]", InvalidRequestError),
         ({"data_sources": "web_search"}, "data_sources", InvalidTypeError),
         ({"data_sources": [1]}, "data_sources[0]", InvalidTypeError),
         ({"table": "tbl-1"}, "table", InvalidTypeError),
@@ -173,6 +173,23 @@ def test_exactly_100_exclude_task_ids_and_boundaries_are_accepted() -> None:
     assert len(request.body["exclude_task_ids"]) == 100
 
 
+def test_data_sources_the_service_adds_are_sent_as_given() -> None:
+    # The vendor's guide names "Extruct DB" among its sources: never stricter than the service.
+    request = create_request("q", auto_data_sources=False, data_sources=[
+        DataSource.WEB_SEARCH, "maps", "Extruct DB", "extruct_db"])
+    assert request.body is not None
+    assert request.body["data_sources"] == ["web_search", "maps", "Extruct DB", "extruct_db"]
+    assert {type(source) for source in request.body["data_sources"]} == {str}
+
+
+def test_internationalised_and_public_suffix_domains_are_sent_as_given() -> None:
+    domains = ["über.de", "https://www.Straße.de/x", "xn--ber-goa.de", "shop.example.com.ar",
+               "пример.рф", "i❤.ws"]
+    request = create_request("q", exclude_domains=domains)
+    assert request.body is not None
+    assert request.body["exclude_domains"] == domains  # the service reduces them itself
+
+
 def test_auto_data_sources_off_without_sources_is_sent_with_a_warning() -> None:
     # The reference pages do not forbid it (the service then picks), so neither does the SDK.
     with pytest.warns(UserWarning, match="auto_data_sources=False without data_sources"):
@@ -207,6 +224,47 @@ def test_other_requests() -> None:
 )
 def test_task_ids_as_users_paste_them(pasted: str) -> None:
     assert get_request(pasted).path == "/v1/discovery_tasks/abc-123"
+
+
+UUID = "0b6a1c1e-3f2a-4d4b-9c1e-2f3a4b5c6d7e"
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        f"https://app.extruct.ai/tasks/{UUID}/results",
+        f"https://app.extruct.ai/tasks/{UUID}/results?tab=scores#row-3",
+        f"https://app.extruct.ai/w/acme/deep-search/tasks/{UUID}/results/export",
+        f"HTTPS://APP.EXTRUCT.AI/Tasks/{UUID}/Results",
+        f"https://api.extruct.ai/v1/discovery_tasks/{UUID}/results?offset=0&limit=50",
+        f"https://api.extruct.ai/v1/discovery_tasks/{UUID}/resume",
+        f"https://app.extruct.ai/w/acme/deep-search/{UUID}/results",  # no tasks/: the UUID
+        f"https://app.extruct.ai/w/acme/deep-search/{UUID}?tab=results",
+    ],
+)
+def test_the_id_is_the_segment_after_tasks_wherever_it_sits(pasted: str) -> None:
+    assert get_request(pasted).path == f"/v1/discovery_tasks/{UUID}"
+    assert create_request("q", exclude_task_ids=[pasted]).body["exclude_task_ids"] == [UUID]
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "https://app.extruct.ai/tasks",
+        "https://app.extruct.ai/tasks/",
+        "https://api.extruct.ai/v1/discovery_tasks//",
+        "https://app.extruct.ai/tasks/../",
+        "https://app.extruct.ai/tasks/a%20b c/results",
+        "http://[::1/tasks/abc",
+    ],
+)
+def test_urls_that_hold_no_task_id_are_refused(pasted: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        get_request(pasted)
+    assert caught.value.field == "task_id"
+    with pytest.raises(InvalidRequestError) as caught:
+        create_request("q", exclude_task_ids=["t1", pasted])
+    assert caught.value.field == "exclude_task_ids[1]"
 
 
 @pytest.mark.parametrize(
