@@ -44,11 +44,13 @@ def run_in_processes(target: Callable[..., Any], args: Sequence[tuple[Any, ...]]
             except queue.Empty:
                 raise AssertionError(f"workers timed out; got {sorted(collected)}") from None
             if not ok:
+                barrier.abort()  # the others stop waiting for it
                 raise AssertionError(f"worker {index} failed:\n{value}")
             collected[index] = value
     finally:
+        deadline = time.monotonic() + 10
         for process in processes:
-            process.join(timeout=10)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
@@ -108,3 +110,45 @@ def pause(barrier: Any, url: str, namespace: str, seconds: float) -> None:
         await store.pause(namespace, seconds)
 
     _run(url, body)
+
+
+def crowd(
+    barrier: Any, urls: list[str], namespace: str, name: str, clients: int, repeats: int
+) -> list[tuple[int, int]]:
+    """Open each store of ``urls`` in turn, all processes at one instant, and use it.
+
+    In each round, ``clients`` stores on the file at once (as several clients of one
+    process would), each ``repeats`` times taking a rate start, claiming a task,
+    reserving and completing a journal entry, and adding a checkpoint row; then a
+    read of the journal. Returns, per file, (starts taken, claims won).
+    """
+
+    async def client(url: str, me: str) -> tuple[int, int]:
+        starts = won = 0
+        async with open_store(url) as store:
+            for n in range(repeats):
+                wait = await store.reserve(namespace, rate=5000.0, burst=5000)
+                starts += wait >= 0.0
+                won += await store.claim(namespace, f"task-{n}", f"{me}-{n}")
+                key = f"{me}-{n}"
+                await store.journal_reserve(
+                    namespace, key, run="crowd", position=n, body_json="{}", owner=me,
+                    lease_seconds=60.0,
+                )
+                await store.journal_complete(
+                    namespace, key, task_id=f"t-{key}", created_at="2026-01-01T00:00:00Z"
+                )
+                await store.checkpoint_add(namespace, "task-0", me, [str(n)])
+            await store.journal_entries(namespace, "crowd")
+        return starts, won
+
+    async def main() -> list[tuple[int, int]]:
+        done: list[tuple[int, int]] = []
+        for url in urls:
+            barrier.wait()  # every process opens the new file at the same instant
+            each = await asyncio.gather(*(client(url, f"{name}.{c}") for c in range(clients)))
+            done.append((sum(s for s, _ in each), sum(w for _, w in each)))
+        return done
+
+    result: list[tuple[int, int]] = asyncio.run(main())
+    return result
