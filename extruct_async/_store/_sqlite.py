@@ -27,14 +27,16 @@ import contextlib
 import os
 import random
 import sqlite3
+import struct
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .._rate import RateRule, RateState, take
 from . import _journal
 from ._base import JournalEntry, JournalState, Reservation, Store, StoreError
-from ._rate import RateState, admit
 
 __all__ = ["SQLiteStore"]
 
@@ -216,33 +218,35 @@ class SQLiteStore(Store):
 
     # -- shared rate limit and pause -----------------------------------------------
 
-    async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
-    ) -> tuple[float, float]:
-        """See ``Store.acquire_timed``."""
-        return await self._run(self._acquire, namespace, rate, burst, second)
-
-    async def reserve(
+    async def take_start(
         self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> float:
-        """See ``Store.reserve``."""
-        wait, _ = await self._run(self._acquire, namespace, rate, burst, second, True)
+        """See ``Store.take_start``."""
+        wait, _ = await self._take_start_timed(namespace, rate, burst, second)
         return wait
 
-    def _acquire(
-        self, namespace: str, rate: float | None, burst: int, second: float,
-        reserve: bool = False,
+    async def _take_start_timed(
+        self, namespace: str, rate: float | None, burst: int, second: float
     ) -> tuple[float, float]:
+        """``take_start``'s wait, and the clock reading it was decided at (for audits)."""
+        rule = None if rate is None else RateRule(rate, burst, second)
+        return await self._run(self._take_start, namespace, rule)
+
+    def _take_start(self, namespace: str, rule: RateRule | None) -> tuple[float, float]:
         with self._write() as (db, now):
             row = db.execute(
                 "SELECT next_start, paused_until, starts FROM rate WHERE ns = ?", (namespace,)
             ).fetchone()
             next_start, paused_until, starts = row or _NO_RATE_STATE
-            state = RateState(next_start, paused_until, RateState.unpack_starts(starts))
-            wait = admit(state, now, rate, burst, second, reserve=reserve)
-            if (reserve or not wait) and rate is not None:
-                self._save_rate(db, namespace, state)
-        return wait, now
+            state = RateState(next_start, paused_until, _unpack(starts))
+            at = take(state, now, rule)
+            if rule is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO rate (ns, next_start, paused_until, starts)"
+                    " VALUES (?, ?, ?, ?)",
+                    (namespace, state.next_start, state.paused_until, _pack(state.starts)),
+                )
+        return at - now, now
 
     async def pause(self, namespace: str, seconds: float) -> None:
         """See ``Store.pause``."""
@@ -256,14 +260,6 @@ class SQLiteStore(Store):
                 " SET paused_until = max(paused_until, excluded.paused_until)",
                 (namespace, float("-inf"), now + seconds, b""),
             )
-
-    @staticmethod
-    def _save_rate(db: sqlite3.Connection, namespace: str, state: RateState) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO rate (ns, next_start, paused_until, starts)"
-            " VALUES (?, ?, ?, ?)",
-            (namespace, state.next_start, state.paused_until, state.pack_starts()),
-        )
 
     # -- the create journal --------------------------------------------------------
 
@@ -471,6 +467,16 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+def _pack(starts: deque[float]) -> bytes:
+    """The start log as bytes (little-endian doubles), for the ``rate`` table."""
+    return struct.pack(f"<{len(starts)}d", *starts)
+
+
+def _unpack(data: bytes) -> deque[float]:
+    """The inverse of ``_pack``."""
+    return deque(struct.unpack(f"<{len(data) // 8}d", data))
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:

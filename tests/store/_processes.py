@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 from extruct_async._store import Store, open_store
+from tests.store._timed import take_start_timed
 
 _TIMEOUT = 60.0
 
@@ -75,17 +76,16 @@ def _run(url: str, body: Callable[[Store], Coroutine[Any, Any, Any]]) -> Any:
 
 
 def hammer(barrier: Any, url: str, namespace: str, rate: float, starts: int) -> list[float]:
-    """Take ``starts`` start slots as fast as the store allows; their store-clock times."""
+    """Take ``starts`` starts as fast as the store allows, as a shared gate does (take
+    one, wait for it, take the next); their times on the store's clock."""
 
     async def body(store: Store) -> list[float]:
         taken: list[float] = []
         barrier.wait()
         while len(taken) < starts:
-            wait, now = await store.acquire_timed(namespace, rate=rate)
-            if wait:
-                await asyncio.sleep(wait)
-            else:
-                taken.append(now)
+            wait, now = await take_start_timed(store, namespace, rate=rate)
+            taken.append(now + wait)
+            await asyncio.sleep(wait)
         return taken
 
     result: list[float] = _run(url, body)
@@ -130,7 +130,7 @@ def crowd(
             for n in range(repeats):
                 # Up to 1,000 starts in 10 s, 100 in any second: this crowd's 96 a file
                 # start at once, and the log keeps every one of them.
-                wait = await store.reserve(namespace, rate=100.0, burst=1000)
+                wait = await store.take_start(namespace, rate=100.0, burst=1000)
                 starts += wait == 0.0
                 won += await store.claim(namespace, f"task-{n}", f"{me}-{n}")
                 key = f"{me}-{n}"

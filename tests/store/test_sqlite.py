@@ -48,7 +48,7 @@ async def test_the_loop_runs_while_another_process_holds_the_lock(tmp_path: Path
         holder = sqlite3.connect(path, isolation_level=None)
         try:
             holder.execute("BEGIN IMMEDIATE")  # another connection takes the write lock
-            waiting = asyncio.create_task(store.acquire("ns", rate=10.0))
+            waiting = asyncio.create_task(store.take_start("ns", rate=10.0))
             for _ in range(20):  # the loop keeps turning while the store waits
                 await asyncio.sleep(0.01)
                 assert not waiting.done()
@@ -83,7 +83,7 @@ async def test_state_outlives_the_process_that_wrote_it(tmp_path: Path) -> None:
         await store.pause("ns", 60.0)
     async with SQLiteStore(path) as reopened:
         assert [e.key for e in await reopened.journal_entries("ns")] == ["k"]
-        assert await reopened.acquire("ns", rate=1.0) > 59.0
+        assert await reopened.take_start("ns", rate=1.0) > 59.0
 
 
 async def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
