@@ -98,8 +98,8 @@ class SQLiteStore(Store):
         path: the database file; created if missing (its directory must exist).
         clock: the clock every decision is made on, read inside the write
             transaction; the machine's wall clock (epoch seconds) by default.
-        busy_timeout: seconds to wait for another process's write lock before
-            failing with ``StoreError``.
+        busy_timeout: seconds one call may wait for other connections' locks (the
+            file's other users) before failing with ``StoreError``.
     """
 
     def __init__(
