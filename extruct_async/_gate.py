@@ -1,12 +1,12 @@
 """The gate every request passes: a concurrency cap and a rate limit, in arrival order.
 
-Rate limit. The default ``burst`` is 1: starts follow a schedule ``1 / rate_limit``
-seconds apart, so the service sees a steady stream rather than bursts that network
-jitter can push into its own, differently aligned, window. The schedule is kept even
-when a timer fires late (a late start does not push every later one back). A larger
-``burst`` is a sliding window instead: at most ``burst`` starts in any
-``burst / rate_limit`` seconds. Either way, a log of the last second's starts is the
-hard bound: no one-second window ever holds more than ``rate_limit`` starts.
+Rate limit: the rule of ``_rate``, the same one every store runs. The default
+``burst`` is 1: starts follow a schedule ``1 / rate_limit`` seconds apart, so the
+service sees a steady stream rather than bursts that network jitter can push into its
+own, differently aligned, window; the schedule is kept when a timer fires late. A
+larger ``burst`` is a sliding window instead: at most ``burst`` starts in any
+``burst / rate_limit`` seconds. Either way, no one-second window ever holds more than
+``rate_limit`` starts.
 
 First come, first served: waiters form one queue, and a freed slot is handed to the
 head of the queue directly, so nobody can overtake, and a task that sends many
@@ -15,9 +15,9 @@ requests queues each one behind everybody else's.
 Shared (:class:`SharedGate`, a client with a SQLite or Redis store): the concurrency
 cap and the queue stay in the process; the rate limit and the 429 pause move to the
 store, where every client of the same API key and base URL takes its starts from one
-schedule (``Store.reserve``, asked for the queue's head only: one store operation per
-start). The in-memory
-:class:`Gate` is untouched by that: no store call, no extra await.
+schedule (``Store.take_start``, asked for the queue's head only: one store operation
+per start). The in-memory :class:`Gate` is untouched by that: no store call, no extra
+await.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import asyncio
 import logging
 from collections import deque
 
+from ._rate import RateRule, RateState, ready_at, record
 from ._store import Store
 
 __all__ = ["SHARED_SECOND", "Gate", "SharedGate"]
@@ -60,15 +61,8 @@ class Gate:
         #: Requests in flight at once, at most.
         self.max_concurrency = max_concurrency
         self._free = max_concurrency
-        self._burst = 0 if rate_limit is None else burst or 1
-        self._window = self._burst / rate_limit if rate_limit else 0.0
-        self._starts: deque[float] = deque(maxlen=self._burst or None)
-        # Spacing follows a schedule, not the last actual start: a timer that fires late
-        # must not push every later start back (at 450/s that cost a quarter of the rate).
-        # Catching up is bounded by the one-second log, which keeps the hard guarantee.
-        self._next_start = float("-inf")
-        self._second: deque[float] = deque(maxlen=max(1, int(rate_limit)) if rate_limit else None)
-        self._paused_until = float("-inf")
+        self._rule = None if rate_limit is None else RateRule(rate_limit, burst or 1)
+        self._state = RateState()
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         #: Requests admitted so far.
@@ -97,13 +91,16 @@ class Gate:
         """
         if self._waiters or not self._free:
             return False
-        if not self._burst and self._paused_until <= now:  # no rate limit, no pause
-            self._free -= 1
-            self.admitted += 1
-            return True
-        if self._ready_at(now) is not None:
-            return False
-        self._admit(now)
+        rule = self._rule
+        if rule is None:  # no rate limit: only a pause can hold it
+            if self._state.paused_until > now:
+                return False
+        else:
+            if ready_at(self._state, rule) > now:
+                return False
+            record(self._state, rule, now)
+        self._free -= 1
+        self.admitted += 1
         return True
 
     async def enter(self) -> None:
@@ -136,35 +133,17 @@ class Gate:
                 self._waiters.popleft()
                 continue
             now = self._now()
-            ready = self._ready_at(now)
-            if ready is not None:
+            ready = ready_at(self._state, self._rule)
+            if ready > now:
                 self._wake_at(ready)
                 return
             self._admit(now)
             self._waiters.popleft().set_result(None)
 
-    def _ready_at(self, now: float) -> float | None:
-        """When the next request may start, or None if it may start now."""
-        ready = self._paused_until
-        if self._burst == 1:
-            ready = max(ready, self._next_start)
-        elif self._burst and len(self._starts) == self._burst:
-            ready = max(ready, self._starts[0] + self._window)
-        if self._burst and len(self._second) == self._second.maxlen:
-            ready = max(ready, self._second[0] + 1.0)
-        return ready if ready > now else None
-
     def _admit(self, now: float) -> None:
         self._free -= 1
-        if self._burst == 1:
-            if now > self._next_start + self._window:  # idle: the schedule restarts
-                self._next_start = now + self._window
-            else:  # on time or a little late (a timer fires late): stay on schedule
-                self._next_start += self._window
-        elif self._burst:
-            self._starts.append(now)
-        if self._burst:
-            self._second.append(now)
+        if self._rule is not None:
+            record(self._state, self._rule, now)
         self.admitted += 1
 
     def _wake_at(self, when: float) -> None:
@@ -180,7 +159,8 @@ class Gate:
 
     def pause(self, seconds: float) -> None:
         """Admit nothing for ``seconds`` from now (the service said to slow down)."""
-        self._paused_until = max(self._paused_until, self._now() + seconds)
+        state = self._state
+        state.paused_until = max(state.paused_until, self._now() + seconds)
 
     async def aclose(self) -> None:
         """Finish what the gate still owes its store (nothing, in memory)."""
@@ -191,7 +171,7 @@ class SharedGate(Gate):
 
     The concurrency cap and the first-come-first-served queue stay per process (the
     base class, with no rate of its own); once a request has its slot, the head of
-    the queue reserves the earliest start the store allows and waits for it. A 429
+    the queue takes the earliest start the store allows and waits for it. A 429
     pauses this process at once and every client of the namespace through the store.
 
     Args:
@@ -239,19 +219,19 @@ class SharedGate(Gate):
 
     async def _start(self) -> None:
         while True:
-            local = self._paused_until - self._now()  # a 429 here, not yet in the store
+            local = self._state.paused_until - self._now()  # a 429 here, not yet in the store
             if local > 0:
                 await asyncio.sleep(local)
                 continue
-            # One store operation per start: the earliest start is reserved, then waited
+            # One store operation per start: the earliest start is taken, then waited
             # for (asking again and again would cost several per start under contention).
-            wait = await self._store.reserve(
+            wait = await self._store.take_start(
                 self._namespace, rate=self._rate, burst=self._shared_burst, second=SHARED_SECOND
             )
             if wait > 0:
                 await asyncio.sleep(wait)
             if self._rate is not None or not wait:
-                return  # reserved (or no pause): start; without a rate, ask after a pause
+                return  # taken (or no pause): start; without a rate, ask after a pause
 
     def pause(self, seconds: float) -> None:
         """Pause this process at once, and every client of the namespace via the store."""

@@ -3,8 +3,9 @@
 A store keeps what must outlive one process, per *namespace* (a hash of the API key
 and the base URL, see ``_namespace``; the key itself is never written):
 
-- the shared rate limit and pause: every client of a namespace starts its requests
-  through ``acquire``, and a 429 seen by one pauses all (``pause``);
+- the shared rate limit and pause: every client of a namespace takes its requests'
+  starts from one schedule (``take_start``), and a 429 seen by one pauses all
+  (``pause``);
 - the create journal (client-side idempotency keys): ``journal_reserve`` and friends;
 - claims: ``claim`` makes sure two clients never adopt the same task;
 - stream checkpoints: which rows a named consumer has taken from a task.
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import abc
 import enum
+import warnings
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 import attrs
 
@@ -113,49 +116,57 @@ class Store(abc.ABC):
 
     # -- shared rate limit and pause ----------------------------------------------
 
-    async def acquire(
+    @abc.abstractmethod
+    async def take_start(
         self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> float:
-        """Take a request start slot now if the namespace's limit allows it.
+        """Take the earliest request start the namespace's limit allows, now or later.
 
-        Returns 0.0 when the start is taken (and recorded), otherwise the seconds
-        to wait before asking again. On the store's clock, from all clients of the
-        namespace together: no one-second window holds more than ``int(rate)``
-        starts (at least 1); with ``burst=1`` starts follow a schedule ``1 / rate``
-        apart that late callers do not push back; with ``burst=N`` at most N start
-        in any ``N / rate`` seconds. ``rate=None`` applies only the pause.
-        ``second`` (>= 1) stretches the rule's second, for headroom: ``int(rate)``
-        starts in any ``second`` seconds, ``second / rate`` apart.
+        The start is recorded at the earliest moment the rule allows, from all
+        clients of the namespace together, on the store's clock, and the seconds
+        until then are returned (0.0: now). The caller sleeps that long and starts,
+        without asking again: one store operation per start, however many processes
+        contend. The rule (``extruct_async._rate``): no ``second`` holds more than
+        ``int(rate)`` starts (at least 1); with ``burst=1`` starts follow a schedule
+        ``second / rate`` apart that late callers do not push back; with
+        ``burst=N`` at most N start in any ``N * second / rate`` seconds; nobody
+        starts during a pause. ``second`` (>= 1) stretches the rule's second, for
+        headroom. With ``rate=None`` nothing is recorded: the wait is the pause's.
 
-        The caller keeps its own concurrency cap and queue, and asks for its
-        queue's head only. Raises ``StoreError`` if the store fails.
-        """
-        wait, _ = await self.acquire_timed(namespace, rate=rate, burst=burst, second=second)
-        return wait
-
-    @abc.abstractmethod
-    async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
-    ) -> tuple[float, float]:
-        """``acquire``, also returning the store's clock reading at the decision.
-
-        Returns ``(wait, now)``; when ``wait`` is 0.0, ``now`` is the recorded start
-        (epoch seconds for SQLite and Redis). Audits and tests check the one-second
-        bound against these readings.
+        The caller keeps its own concurrency cap and queue, and asks for its queue's
+        head only. Raises ``StoreError`` if the store fails, ``ValueError`` for a
+        ``rate`` not > 0, a ``burst`` not >= 1 or a ``second`` not >= 1.
         """
 
-    @abc.abstractmethod
     async def reserve(
         self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> float:
-        """Take the earliest start the namespace's limit allows, now or later.
+        """Deprecated alias of :meth:`take_start`; removed in the next release.
 
-        ``acquire``'s rule, in one call: the start is recorded at the earliest moment
-        the schedule, the bounds and any pause allow, and the seconds until then are
-        returned (0.0: now). The caller sleeps that long and starts, without asking
-        again, so several processes cost one store operation per start, however they
-        contend. With ``rate=None`` nothing is recorded: the wait is the pause's.
+        A subclass that still overrides ``reserve`` (and not ``take_start``) keeps
+        working for this release: its ``reserve`` serves ``take_start``.
         """
+        warnings.warn(
+            "Store.reserve is deprecated, use Store.take_start (same arguments)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.take_start(namespace, rate=rate, burst=burst, second=second)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.reserve is not Store.reserve and getattr(
+            cls.take_start, "__isabstractmethod__", False
+        ):
+            # A store written for the earlier interface, whose rate operation was named
+            # reserve: its reserve serves take_start, for one release.
+            warnings.warn(
+                f"{cls.__qualname__} overrides Store.reserve, renamed Store.take_start:"
+                " override take_start instead (reserve is removed in the next release)",
+                DeprecationWarning,
+                stacklevel=3,  # the class statement (through ABCMeta.__new__)
+            )
+            cls.take_start = _take_start_by_reserve  # type: ignore[method-assign]
 
     @abc.abstractmethod
     async def pause(self, namespace: str, seconds: float) -> None:
@@ -264,3 +275,10 @@ class Store(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _take_start_by_reserve(
+    self: Store, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+) -> float:
+    """``take_start`` of a store that implements only the old name, ``reserve``."""
+    return await self.reserve(namespace, rate=rate, burst=burst, second=second)

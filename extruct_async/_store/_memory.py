@@ -1,7 +1,7 @@
 """The in-process store: what a client uses when no store is configured.
 
 Nothing outlives the process and nothing is shared with other processes; the rules
-are those of every store (``_rate``, ``_journal``). Every operation runs without
+are those of every store (``extruct_async._rate``, ``_journal``). Every operation runs without
 awaiting anything, so each is atomic on the event loop.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+from .._rate import RateRule, RateState, take
 from . import _journal
 from ._base import JournalEntry, Reservation, Store, StoreError
-from ._rate import RateState, admit
 
 __all__ = ["MemoryStore"]
 
@@ -35,24 +35,23 @@ class MemoryStore(Store):
     def __repr__(self) -> str:
         return "MemoryStore()"
 
-    async def acquire_timed(
+    async def take_start(
         self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
+    ) -> float:
+        """See ``Store.take_start``."""
+        wait, _ = await self._take_start_timed(namespace, rate, burst, second)
+        return wait
+
+    async def _take_start_timed(
+        self, namespace: str, rate: float | None, burst: int, second: float
     ) -> tuple[float, float]:
-        """See ``Store.acquire_timed``."""
+        """``take_start``'s wait, and the clock reading it was decided at (for audits)."""
+        rule = None if rate is None else RateRule(rate, burst, second)
         state = self._rates.get(namespace)
         if state is None:
             state = self._rates[namespace] = RateState()
         now = self._clock()
-        return admit(state, now, rate, burst, second), now
-
-    async def reserve(
-        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
-    ) -> float:
-        """See ``Store.reserve``."""
-        state = self._rates.get(namespace)
-        if state is None:
-            state = self._rates[namespace] = RateState()
-        return admit(state, self._clock(), rate, burst, second, reserve=True)
+        return take(state, now, rule) - now, now
 
     async def pause(self, namespace: str, seconds: float) -> None:
         """See ``Store.pause``."""

@@ -19,9 +19,9 @@ from urllib.parse import quote
 import redis.asyncio
 import redis.exceptions
 
+from .._rate import RateRule
 from . import _journal, _redis_scripts
 from ._base import JournalEntry, JournalState, Reservation, ReserveOutcome, Store, StoreError
-from ._rate import per_second_cap, recorded_starts
 
 __all__ = ["RedisStore", "redis_keys"]
 
@@ -59,7 +59,7 @@ class RedisStore(Store):
         )
         #: Seconds added to the server's clock (0 outside tests; see Args).
         self.clock_offset = clock_offset
-        self._acquire = self._client.register_script(_redis_scripts.ACQUIRE)
+        self._take = self._client.register_script(_redis_scripts.TAKE_START)
         self._pause = self._client.register_script(_redis_scripts.PAUSE)
         self._reserve = self._client.register_script(_redis_scripts.JOURNAL_RESERVE)
         self._renew = self._client.register_script(_redis_scripts.JOURNAL_RENEW)
@@ -84,54 +84,49 @@ class RedisStore(Store):
 
     # -- shared rate limit and pause -----------------------------------------------
 
-    async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
-    ) -> tuple[float, float]:
-        """See ``Store.acquire_timed``."""
-        return await self._take(namespace, rate, burst, second, reserve=False)
-
-    async def reserve(
+    async def take_start(
         self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> float:
-        """See ``Store.reserve``."""
-        wait, _ = await self._take(namespace, rate, burst, second, reserve=True)
+        """See ``Store.take_start``."""
+        wait, _ = await self._take_start_timed(namespace, rate, burst, second)
         return wait
 
-    async def _take(
-        self, namespace: str, rate: float | None, burst: int, second: float, *, reserve: bool
+    async def _take_start_timed(
+        self, namespace: str, rate: float | None, burst: int, second: float
     ) -> tuple[float, float]:
+        """``take_start``'s wait, and the server's clock reading it was decided at."""
         prefix = redis_keys(namespace)
         if rate is None:
             args = [self._offset(), "0", "0", "1", "1", "1", str(_US)]
         else:
-            if rate <= 0 or burst < 1 or second < 1.0:
-                raise ValueError(
-                    f"rate must be > 0, burst >= 1 and second >= 1, got {rate!r}, {burst!r}"
-                    f" and {second!r}"
-                )
-            span = math.ceil(second * _US)  # rounded up: never faster than asked
+            rule = RateRule(rate, burst, second)  # checks the limits
+            span = math.ceil(second * _US)  # whole microseconds, rounded up: never faster
             window = math.ceil(burst * span / rate)
             args = [
                 self._offset(),
                 "1",
                 str(window),
                 str(burst),
-                str(per_second_cap(rate)),
-                str(recorded_starts(rate, burst)),
+                str(rule.cap),
+                str(rule.keep),
                 str(span),
             ]
-        args.append("1" if reserve else "0")
         with self._failures():
-            wait, now = await self._acquire(keys=[prefix + "rate", prefix + "starts"], args=args)
+            wait, now = await self._take(keys=[prefix + "rate", prefix + "starts"], args=args)
         return wait / _US, now / _US
 
     async def pause(self, namespace: str, seconds: float) -> None:
         """See ``Store.pause``."""
+        await self._pause_timed(namespace, seconds)
+
+    async def _pause_timed(self, namespace: str, seconds: float) -> float:
+        """``pause``, returning the server's clock reading it paused from."""
         with self._failures():
-            await self._pause(
+            now = await self._pause(
                 keys=[redis_keys(namespace) + "rate"],
                 args=[self._offset(), str(math.ceil(seconds * _US))],
             )
+        return float(now) / _US
 
     # -- the create journal --------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """The Redis store's Lua scripts: the rules of ``_rate`` and ``_journal``, run atomically.
 
+``_rate`` is the package's rate rule (``extruct_async._rate``), which the gate and the
+other stores run in Python; ``TAKE_START`` is its mirror.
+
 Every script reads the clock with ``TIME`` (plus ``ARGV[1]``, an offset in
 microseconds that is 0 outside tests), so all clients, on whatever machine, decide
 on the server's clock. Times are integer microseconds since the epoch: exact in a
@@ -10,13 +13,13 @@ only 14 digits. All keys of a namespace share the hash tag ``{namespace}``.
 from __future__ import annotations
 
 __all__ = [
-    "ACQUIRE",
     "CLAIM",
     "JOURNAL_COMPLETE",
     "JOURNAL_RELEASE",
     "JOURNAL_RENEW",
     "JOURNAL_RESERVE",
     "PAUSE",
+    "TAKE_START",
 ]
 
 _NOW = """
@@ -25,13 +28,13 @@ local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2]) + tonumber(ARGV[1]
 local function fmt(x) return string.format('%.0f', x) end
 """
 
+#: ``_rate.take``, mirrored: ``ready_at``, then ``record`` at that moment (or now).
 #: KEYS: rate hash (next, paused), start log (list, newest first).
 #: ARGV: offset, limited (1/0), window (burst * second / rate, us), burst, cap per second,
-#: log length, the rule's second (us; 1000000 unless stretched for headroom), reserve
-#: (1: take the earliest allowed start even if later than now).
-#: Returns {wait_us, now_us}; wait 0 means the start was taken now; with reserve, the
-#: start is taken at now + wait.
-ACQUIRE = (
+#: log length, the rule's second (us; 1000000 unless stretched for headroom).
+#: Returns {wait_us, now_us}: the start is taken at now + wait (nothing is recorded
+#: without a limit: the wait is the pause's).
+TAKE_START = (
     _NOW
     + """
 local state = redis.call('HMGET', KEYS[1], 'next', 'paused')
@@ -41,6 +44,7 @@ local ready = paused
 local limited = ARGV[2] == '1'
 local window = tonumber(ARGV[3])
 local burst = tonumber(ARGV[4])
+local span = tonumber(ARGV[7])
 if limited then
     if burst == 1 then
         if next_start and next_start > ready then ready = next_start end
@@ -48,42 +52,37 @@ if limited then
         local oldest = redis.call('LINDEX', KEYS[2], burst - 1)
         if oldest and tonumber(oldest) + window > ready then ready = tonumber(oldest) + window end
     end
-    local span = tonumber(ARGV[7])
     local capped = redis.call('LINDEX', KEYS[2], tonumber(ARGV[5]) - 1)
     if capped and tonumber(capped) + span > ready then ready = tonumber(capped) + span end
 end
-local asked = now
-if ready > now then
-    if ARGV[8] ~= '1' or not limited then return {ready - now, now} end
-    now = ready  -- reserved: the start is taken there, ahead of time
-end
-if limited then
-    if burst == 1 then
-        if not next_start or now > next_start + window then
-            next_start = now + window
-        else
-            next_start = next_start + window
-        end
-        redis.call('HSET', KEYS[1], 'next', fmt(next_start))
-        local ttl = math.max(window, paused - now) + now - asked
-        redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000) + 1000)
+local at = now
+if ready > now then at = ready end
+if not limited then return {at - now, now} end
+if burst == 1 then
+    if not next_start or at > next_start + window then
+        next_start = at + window
+    else
+        next_start = next_start + window
     end
-    redis.call('LPUSH', KEYS[2], fmt(now))
-    redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
-    local horizon = now - math.max(tonumber(ARGV[7]), window)
-    while true do  -- starts too old for either bound: a high rate stays cheap
-        local oldest = redis.call('LINDEX', KEYS[2], -1)
-        if not oldest or tonumber(oldest) >= horizon then break end
-        redis.call('RPOP', KEYS[2])
-    end
-    local kept = math.max(window, tonumber(ARGV[7])) + now - asked
-    redis.call('PEXPIRE', KEYS[2], math.ceil(kept / 1000) + 2000)
+    redis.call('HSET', KEYS[1], 'next', fmt(next_start))
+    local ttl = math.max(window, paused - at) + at - now
+    redis.call('PEXPIRE', KEYS[1], math.ceil(ttl / 1000) + 1000)
 end
-return {now - asked, asked}
+redis.call('LPUSH', KEYS[2], fmt(at))
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
+local horizon = at - math.max(span, window)
+while true do  -- starts too old for either bound: a high rate stays cheap
+    local oldest = redis.call('LINDEX', KEYS[2], -1)
+    if not oldest or tonumber(oldest) >= horizon then break end
+    redis.call('RPOP', KEYS[2])
+end
+local kept = math.max(window, span) + at - now
+redis.call('PEXPIRE', KEYS[2], math.ceil(kept / 1000) + 2000)
+return {at - now, now}
 """
 )
 
-#: KEYS: rate hash. ARGV: offset, seconds (us). Returns nothing.
+#: KEYS: rate hash. ARGV: offset, seconds (us). Returns now (us).
 PAUSE = (
     _NOW
     + """
@@ -93,7 +92,7 @@ if current and current > paused then paused = current end
 redis.call('HSET', KEYS[1], 'paused', fmt(paused))
 local ttl = math.ceil((paused - now) / 1000) + 1000
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 0
+return now
 """
 )
 

@@ -8,6 +8,16 @@ then the clock read, so two processes can never decide on the same state.
 The standard library's sqlite3 blocks, so each store owns one worker thread with one
 connection, and the event loop only awaits its results: a process holding the lock
 makes this store's callers wait, never the loop.
+
+Contention between the file's own users is waited for, never an error, within
+``busy_timeout`` per call. SQLite's busy handler waits for a lock a statement asks for
+with no transaction open (``BEGIN IMMEDIATE``, a read). Where a connection already
+holds a read lock and needs the write lock, SQLite answers "database is locked" at
+once instead (waiting there could deadlock): that is what ``PRAGMA journal_mode=WAL``
+does on a file that is not in WAL mode yet (it reads the header, then rewrites it), so
+processes opening a new file together collided there (issue 22). Every call therefore
+runs again, after a short pause, while SQLite says busy and the budget lasts; a call's
+transaction is always closed (committed or rolled back) before it returns or retries.
 """
 
 from __future__ import annotations
@@ -15,15 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import sqlite3
+import struct
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .._rate import RateRule, RateState, take
 from . import _journal
 from ._base import JournalEntry, JournalState, Reservation, Store, StoreError
-from ._rate import RateState, admit
 
 __all__ = ["SQLiteStore"]
 
@@ -71,6 +84,11 @@ _JOURNAL_COLUMNS = (
     "key, run, position, body_json, state, owner, reserved_at, lease_until, task_id, created_at"
 )
 _NO_RATE_STATE = (float("-inf"), float("-inf"), b"")
+#: Pauses between tries of a call SQLite answered "busy" at once: doubling from 1 ms,
+#: at most 50 ms, each drawn between half and all of that (so colliding callers part).
+_FIRST_PAUSE = 0.001
+_LONGEST_PAUSE = 0.05
+_SQLITE_BUSY = 5  # the primary result code; extended codes add bits above 0xFF
 
 
 class SQLiteStore(Store):
@@ -80,8 +98,8 @@ class SQLiteStore(Store):
         path: the database file; created if missing (its directory must exist).
         clock: the clock every decision is made on, read inside the write
             transaction; the machine's wall clock (epoch seconds) by default.
-        busy_timeout: seconds to wait for another process's write lock before
-            failing with ``StoreError``.
+        busy_timeout: seconds one call may wait for other connections' locks (the
+            file's other users) before failing with ``StoreError``.
     """
 
     def __init__(
@@ -95,6 +113,7 @@ class SQLiteStore(Store):
         self.path = os.path.abspath(path)
         self._clock = clock
         self._busy_timeout = busy_timeout
+        self._timeout = busy_timeout  # SQLite's own wait; less while a call retries
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extruct-store")
         self._db: sqlite3.Connection | None = None  # opened by the worker thread
         self._closed = False
@@ -107,91 +126,127 @@ class SQLiteStore(Store):
     async def _run(self, job: Callable[..., _T], *args: Any) -> _T:
         if self._closed:
             raise StoreError(f"{self!r} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._worker, job, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._worker, self._call, job, args
+        )
+
+    def _call(self, job: Callable[..., _T], args: tuple[Any, ...]) -> _T:
+        """Run ``job`` on the worker thread, again while the database is busy.
+
+        SQLite's own busy handler waits inside one try; this loop retries what SQLite
+        refused at once, and SQLite's wait is cut to what is left of the budget.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        pause = _FIRST_PAUSE
+        try:
+            while True:
+                try:
+                    return job(*args)
+                except sqlite3.OperationalError as exc:
+                    left = deadline - time.monotonic()
+                    if not _is_busy(exc) or left <= 0:
+                        raise
+                time.sleep(min(random.uniform(pause / 2, pause), left))
+                pause = min(2 * pause, _LONGEST_PAUSE)
+                self._set_timeout(deadline - time.monotonic())
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self!r}: {exc}") from exc
+        finally:
+            if self._timeout != self._busy_timeout:
+                self._set_timeout(self._busy_timeout)
+
+    def _set_timeout(self, seconds: float) -> None:
+        """How long SQLite itself waits for a lock, in the next statements."""
+        self._timeout = max(seconds, 0.0)
+        if self._db is not None:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             db = sqlite3.connect(
                 self.path,
-                timeout=self._busy_timeout,
+                timeout=self._timeout,
                 isolation_level=None,  # transactions are explicit
                 check_same_thread=False,  # opened and used by the worker thread only
             )
             try:
+                # On a new file this reads the header, then writes it: "busy" at once when
+                # another connection does the same, and _call tries again.
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-                if db.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
-                    with self._transaction(db):
-                        # Read again under the write lock: another process may have done it.
-                        version = db.execute("PRAGMA user_version").fetchone()[0]
-                        for statement in _SCHEMA.split(";")[:-1]:
-                            db.execute(statement)
-                        if version == 1:
-                            db.execute("ALTER TABLE claims ADD COLUMN claimant TEXT")
-                        db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+                self._migrate(db)
             except BaseException:
                 db.close()
                 raise
             self._db = db
         return self._db
 
-    @staticmethod
-    @contextlib.contextmanager
-    def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Create the schema, or upgrade an older one; refuse a newer one, changing nothing."""
+        if self._schema_version(db) == _SCHEMA_VERSION:
+            return
+        with _transaction(db):
+            # Read again under the write lock: another process may have done it.
+            version = self._schema_version(db)
+            if version == _SCHEMA_VERSION:
+                return
+            for statement in _SCHEMA.split(";")[:-1]:
+                db.execute(statement)
+            if version == 1:
+                db.execute("ALTER TABLE claims ADD COLUMN claimant TEXT")
+            db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+
+    def _schema_version(self, db: sqlite3.Connection) -> int:
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise StoreError(
+                f"{self!r}: the file's schema version is {version}, newer than this"
+                f" extruct-async's ({_SCHEMA_VERSION}): it was written by a newer release;"
+                " upgrade extruct-async to use it (the file is left unchanged)"
+            )
+        return version
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[tuple[sqlite3.Connection, float]]:
         """A write transaction and the clock read once its lock is held."""
-        try:
-            db = self._connection()
-            with self._transaction(db):
-                yield db, self._clock()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self!r}: {exc}") from exc
+        db = self._connection()
+        with _transaction(db):
+            yield db, self._clock()
 
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        try:
-            yield self._connection()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self!r}: {exc}") from exc
+    def _read(self) -> sqlite3.Connection:
+        return self._connection()
 
     # -- shared rate limit and pause -----------------------------------------------
 
-    async def acquire_timed(
-        self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
-    ) -> tuple[float, float]:
-        """See ``Store.acquire_timed``."""
-        return await self._run(self._acquire, namespace, rate, burst, second)
-
-    async def reserve(
+    async def take_start(
         self, namespace: str, *, rate: float | None, burst: int = 1, second: float = 1.0
     ) -> float:
-        """See ``Store.reserve``."""
-        wait, _ = await self._run(self._acquire, namespace, rate, burst, second, True)
+        """See ``Store.take_start``."""
+        wait, _ = await self._take_start_timed(namespace, rate, burst, second)
         return wait
 
-    def _acquire(
-        self, namespace: str, rate: float | None, burst: int, second: float,
-        reserve: bool = False,
+    async def _take_start_timed(
+        self, namespace: str, rate: float | None, burst: int, second: float
     ) -> tuple[float, float]:
+        """``take_start``'s wait, and the clock reading it was decided at (for audits)."""
+        rule = None if rate is None else RateRule(rate, burst, second)
+        return await self._run(self._take_start, namespace, rule)
+
+    def _take_start(self, namespace: str, rule: RateRule | None) -> tuple[float, float]:
         with self._write() as (db, now):
             row = db.execute(
                 "SELECT next_start, paused_until, starts FROM rate WHERE ns = ?", (namespace,)
             ).fetchone()
             next_start, paused_until, starts = row or _NO_RATE_STATE
-            state = RateState(next_start, paused_until, RateState.unpack_starts(starts))
-            wait = admit(state, now, rate, burst, second, reserve=reserve)
-            if (reserve or not wait) and rate is not None:
-                self._save_rate(db, namespace, state)
-        return wait, now
+            state = RateState(next_start, paused_until, _unpack(starts))
+            at = take(state, now, rule)
+            if rule is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO rate (ns, next_start, paused_until, starts)"
+                    " VALUES (?, ?, ?, ?)",
+                    (namespace, state.next_start, state.paused_until, _pack(state.starts)),
+                )
+        return at - now, now
 
     async def pause(self, namespace: str, seconds: float) -> None:
         """See ``Store.pause``."""
@@ -205,14 +260,6 @@ class SQLiteStore(Store):
                 " SET paused_until = max(paused_until, excluded.paused_until)",
                 (namespace, float("-inf"), now + seconds, b""),
             )
-
-    @staticmethod
-    def _save_rate(db: sqlite3.Connection, namespace: str, state: RateState) -> None:
-        db.execute(
-            "INSERT OR REPLACE INTO rate (ns, next_start, paused_until, starts)"
-            " VALUES (?, ?, ?, ?)",
-            (namespace, state.next_start, state.paused_until, state.pack_starts()),
-        )
 
     # -- the create journal --------------------------------------------------------
 
@@ -310,8 +357,8 @@ class SQLiteStore(Store):
         if run is not None:
             query += " AND run = ?"
             params += (run,)
-        with self._read() as db:
-            entries = [_to_entry(row) for row in db.execute(query, params)]
+        db = self._read()
+        entries = [_to_entry(row) for row in db.execute(query, params)]
         return sorted(entries, key=_journal.order)
 
     @staticmethod
@@ -365,12 +412,11 @@ class SQLiteStore(Store):
         return await self._run(self._checkpoint_load, namespace, task_id, consumer)
 
     def _checkpoint_load(self, namespace: str, task_id: str, consumer: str) -> set[str]:
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT row_id FROM checkpoints WHERE ns = ? AND task_id = ? AND consumer = ?",
-                (namespace, task_id, consumer),
-            )
-            return {row_id for (row_id,) in rows}
+        rows = self._read().execute(
+            "SELECT row_id FROM checkpoints WHERE ns = ? AND task_id = ? AND consumer = ?",
+            (namespace, task_id, consumer),
+        )
+        return {row_id for (row_id,) in rows}
 
     async def checkpoint_add(
         self, namespace: str, task_id: str, consumer: str, row_ids: Iterable[str]
@@ -404,6 +450,41 @@ class SQLiteStore(Store):
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` (the write lock first) ... ``COMMIT``; closed whatever happens.
+
+    A failed ``COMMIT`` (busy, in a journal mode other than WAL) leaves SQLite's
+    transaction open: it is rolled back too, so the next call starts clean.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _pack(starts: deque[float]) -> bytes:
+    """The start log as bytes (little-endian doubles), for the ``rate`` table."""
+    return struct.pack(f"<{len(starts)}d", *starts)
+
+
+def _unpack(data: bytes) -> deque[float]:
+    """The inverse of ``_pack``."""
+    return deque(struct.unpack(f"<{len(data) // 8}d", data))
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite said "database is locked" (another connection holds the lock)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return bool(code & 0xFF == _SQLITE_BUSY)
+    return str(exc).startswith("database is locked")
 
 
 def _to_entry(row: tuple[Any, ...]) -> JournalEntry:

@@ -1,208 +1,291 @@
-"""The shared rate limit and pause: the rule itself, then every backend running it.
+"""The rate rule, one set of cases run against every limiter that enforces it.
 
-Backend tests assert on the store's own clock readings (``acquire_timed`` returns
-them), so they hold however long the test machine takes between two calls.
+The in-process ``Gate`` (on looptime's fake loop clock, callers queueing for real), and
+the memory, SQLite and Redis stores (``take_start``, several clients of one backing).
+A case is a script of arrivals (a caller wanting to start, or a 429 pausing
+everyone) at times relative to its start, and asserts on when each caller started.
+
+Times are the limiter's own clock readings: exact for the gate and for the memory and
+SQLite stores (a fake clock), and for Redis the server's ``TIME`` moved to each
+arrival (plus the few microseconds or milliseconds the call takes: cases leave wide
+margins around every boundary, and compare starts with starts, never with wall time).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from extruct_async._store._rate import RateState, admit
+from extruct_async._gate import Gate
+from extruct_async._rate import RateRule, RateState, take
+from extruct_async._store import Store
+from extruct_async._store._redis import RedisStore
+from tests.store._timed import take_start_timed
 from tests.store.conftest import Backend
 
-US = 1e-6  # Redis keeps integer microseconds
+US = 2e-6  # Redis keeps integer microseconds (a window rounds up to the next one)
 
 
-# -- the rule, on explicit times ---------------------------------------------------
+@dataclass(frozen=True)
+class Start:
+    """A caller arriving at ``at`` to start a request."""
+
+    at: float
 
 
-def test_burst_one_spaces_starts_evenly() -> None:
-    state = RateState()
-    assert admit(state, 100.0, 4.0, 1) == 0.0
-    assert admit(state, 100.0, 4.0, 1) == pytest.approx(0.25)
-    assert admit(state, 100.1, 4.0, 1) == pytest.approx(0.15)
-    assert admit(state, 100.25, 4.0, 1) == 0.0
-    assert state.starts == [100.0, 100.25]
+@dataclass(frozen=True)
+class Pause:
+    """A 429 seen at ``at``: nobody starts for ``seconds``."""
+
+    at: float
+    seconds: float
 
 
-def test_a_late_start_keeps_the_schedule() -> None:
-    state = RateState()
-    admit(state, 100.0, 0.5, 1)  # every 2 s
-    assert admit(state, 102.5, 0.5, 1) == 0.0  # half a slot late
-    assert admit(state, 103.9, 0.5, 1) == pytest.approx(0.1)  # still due at 104, not 104.5
+@dataclass(frozen=True)
+class Outcome:
+    """When an arrival was decided on the limiter's clock and, for a start, when it started."""
+
+    now: float
+    start: float | None
+
+    @property
+    def started(self) -> float:
+        assert self.start is not None
+        return self.start
 
 
-def test_an_idle_limiter_restarts_its_schedule() -> None:
-    state = RateState()
-    admit(state, 100.0, 0.5, 1)
-    assert admit(state, 105.0, 0.5, 1) == 0.0  # more than a slot late: no catching up
-    assert admit(state, 105.0, 0.5, 1) == pytest.approx(2.0)
+class Limiter:
+    """Runs a script on one kind of limiter; times are relative to the script's start."""
+
+    kind: str
+
+    async def run(
+        self, script: list[Start | Pause], *, rate: float | None, burst: int = 1,
+        second: float = 1.0,
+    ) -> list[Outcome]:
+        raise NotImplementedError
 
 
-def test_burst_n_allows_n_starts_per_window() -> None:
-    state = RateState()
-    assert [admit(state, 100.0, 10.0, 3) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert admit(state, 100.1, 10.0, 3) == pytest.approx(0.2)  # the first start + 0.3 s
+class GateLimiter(Limiter):
+    """The in-process gate: each caller a task that queues in it (fake loop clock)."""
+
+    kind = "gate"
+
+    async def run(
+        self, script: list[Start | Pause], *, rate: float | None, burst: int = 1,
+        second: float = 1.0,
+    ) -> list[Outcome]:
+        gate = Gate(max_concurrency=len(script), rate_limit=rate, burst=burst)
+        if second != 1.0:  # a store's stretched second, on the gate's own rule
+            assert rate is not None
+            gate._rule = RateRule(rate, burst, second)
+        loop = asyncio.get_running_loop()
+        origin = loop.time()
+
+        async def caller(now: float) -> Outcome:
+            async with gate:
+                return Outcome(now, loop.time() - origin)
+
+        pending: list[asyncio.Future[Outcome]] = []
+        for arrival in script:
+            await asyncio.sleep(origin + arrival.at - loop.time())
+            now = loop.time() - origin
+            if isinstance(arrival, Pause):
+                gate.pause(arrival.seconds)
+                done = loop.create_future()
+                done.set_result(Outcome(now, None))
+                pending.append(done)
+            else:
+                pending.append(asyncio.ensure_future(caller(now)))
+                await asyncio.sleep(0)  # in the gate (or its queue) before the next arrival
+        return list(await asyncio.gather(*pending))
 
 
-def test_the_one_second_log_is_the_hard_bound() -> None:
-    state = RateState()
-    assert [admit(state, 100.0, 4.5, 3) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert admit(state, 100.7, 4.5, 3) == 0.0  # the burst window (0.67 s) has passed
-    # The burst rule would allow two more, but four starts already lie within 1 s.
-    assert admit(state, 100.7, 4.5, 3) == pytest.approx(0.3)
-    assert len(state.starts) == 4
+class StoreLimiter(Limiter):
+    """A store: each arrival asks ``take_start`` from the next of three clients, in turn."""
+
+    def __init__(self, backend: Backend, namespace: str) -> None:
+        self.kind = backend.kind
+        self._backend = backend
+        self._namespace = namespace
+
+    async def run(
+        self, script: list[Start | Pause], *, rate: float | None, burst: int = 1,
+        second: float = 1.0,
+    ) -> list[Outcome]:
+        clients = itertools.cycle([self._backend.open() for _ in range(3)])
+        origin = self._backend.clock.now if self.kind != "redis" else time.time()
+        outcomes = []
+        for arrival in script:
+            store = next(clients)
+            self._move_clock(store, origin + arrival.at)
+            if isinstance(arrival, Pause):
+                now = origin + arrival.at
+                if isinstance(store, RedisStore):  # the server's own reading
+                    now = await store._pause_timed(self._namespace, arrival.seconds)
+                else:
+                    await store.pause(self._namespace, arrival.seconds)
+                outcomes.append(Outcome(now - origin, None))
+                continue
+            wait, now = await take_start_timed(
+                store, self._namespace, rate=rate, burst=burst, second=second
+            )
+            outcomes.append(Outcome(now - origin, now + wait - origin))
+        return outcomes
+
+    def _move_clock(self, store: Store, to: float) -> None:
+        if isinstance(store, RedisStore):  # the server's clock, moved by an offset
+            store.clock_offset = to - time.time()
+        else:
+            self._backend.clock.now = to
 
 
-def test_a_pause_holds_everyone_and_no_rate_means_only_the_pause() -> None:
-    state = RateState(paused_until=110.0)
-    assert admit(state, 100.0, 10.0, 1) == pytest.approx(10.0)
-    assert admit(state, 100.0, None, 1) == pytest.approx(10.0)
-    assert admit(state, 110.0, None, 1) == 0.0
-    assert state.starts == []
+@pytest.fixture(
+    params=[pytest.param("gate", marks=pytest.mark.looptime), "memory", "sqlite", "redis"]
+)
+async def limiter(
+    request: pytest.FixtureRequest, tmp_path: Path, namespace: str
+) -> AsyncIterator[Limiter]:
+    """Each limiter in turn: the gate, then every store backend."""
+    if request.param == "gate":
+        yield GateLimiter()
+        return
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    backend = Backend(request.param, tmp_path / "extruct.db", url)
+    yield StoreLimiter(backend, namespace)
+    await backend.aclose()
 
 
-def test_a_stretched_second_spaces_and_caps_over_it() -> None:
-    state = RateState()
-    assert admit(state, 100.0, 2.0, 1, 1.25) == 0.0
-    assert admit(state, 100.0, 2.0, 1, 1.25) == pytest.approx(0.625)  # 1.25 / 2 apart
-    state = RateState()
-    assert [admit(state, 100.0, 2.0, 2, 1.25) for _ in range(2)] == [0.0, 0.0]
-    # Two starts in any 1.25 s: the burst window (2 * 1.25 / 2) and the cap agree.
-    assert admit(state, 101.0, 2.0, 2, 1.25) == pytest.approx(0.25)
-    assert admit(state, 101.25, 2.0, 2, 1.25) == 0.0
+def approx(expected: float) -> object:
+    return pytest.approx(expected, abs=US)
 
 
-def test_nonsense_limits_are_refused() -> None:
-    with pytest.raises(ValueError, match="rate must be"):
-        admit(RateState(), 0.0, 0.0, 1)
-    with pytest.raises(ValueError, match="burst"):
-        admit(RateState(), 0.0, 1.0, 0)
-    with pytest.raises(ValueError, match="second"):
-        admit(RateState(), 0.0, 1.0, 1, 0.5)
+# -- the cases ---------------------------------------------------------------------
 
 
-# -- every backend ---------------------------------------------------------------
+async def test_starts_follow_an_even_schedule(limiter: Limiter) -> None:
+    # Four a second: callers arriving together take the next slots, each 0.25 s later.
+    out = await limiter.run([Start(0.0), Start(0.0), Start(0.0), Start(0.4)], rate=4.0)
+    first = out[0].started
+    assert first == out[0].now  # the first starts at once
+    assert [o.started - first for o in out] == [approx(n * 0.25) for n in range(4)]
 
 
-async def test_backend_spaces_starts_and_keeps_the_schedule(
-    backend: Backend, namespace: str
+async def test_a_late_caller_keeps_the_schedule_and_an_idle_one_restarts_it(
+    limiter: Limiter,
 ) -> None:
-    one, other = backend.open(), backend.open()
-    wait, first = await one.acquire_timed(namespace, rate=0.5)  # every 2 s
-    assert wait == 0.0
-    wait, now = await other.acquire_timed(namespace, rate=0.5)
-    assert now + wait == pytest.approx(first + 2.0, abs=2 * US)
-    backend.advance(2.5)  # half a slot late
-    wait, late = await one.acquire_timed(namespace, rate=0.5)
-    assert wait == 0.0
-    assert late - first >= 2.5
-    wait, now = await other.acquire_timed(namespace, rate=0.5)
-    assert now + wait == pytest.approx(first + 4.0, abs=2 * US)  # on schedule
-    backend.advance(10.0)  # idle
-    wait, restart = await other.acquire_timed(namespace, rate=0.5)
-    assert wait == 0.0
-    wait, now = await one.acquire_timed(namespace, rate=0.5)
-    assert now + wait == pytest.approx(restart + 2.0, abs=2 * US)
+    out = await limiter.run(
+        [Start(0.0), Start(2.5), Start(3.0), Start(15.0), Start(15.0)], rate=0.5
+    )  # one every 2 s
+    first = out[0].started
+    assert out[1].started == out[1].now  # half a slot late: at once ...
+    assert out[2].started == approx(first + 4.0)  # ... and the next is still due at 4, not 4.5
+    restart = out[3].started
+    assert restart == out[3].now  # idle for long: at once, no catching up on missed slots
+    assert out[4].started == approx(restart + 2.0)  # the schedule runs from there
 
 
-async def test_backend_burst_and_one_second_bound(backend: Backend, namespace: str) -> None:
-    stores = [backend.open(), backend.open(), backend.open()]
-    taken = [await store.acquire_timed(namespace, rate=4.5, burst=3) for store in stores]
-    assert [wait for wait, _ in taken] == [0.0, 0.0, 0.0]
-    first = taken[0][1]
-    wait, now = await stores[0].acquire_timed(namespace, rate=4.5, burst=3)
-    assert now + wait == pytest.approx(first + 3 / 4.5, abs=2 * US)  # the burst window
-    backend.advance(wait)
-    wait, fourth = await stores[1].acquire_timed(namespace, rate=4.5, burst=3)
-    assert wait == 0.0
-    wait, now = await stores[2].acquire_timed(namespace, rate=4.5, burst=3)
-    assert now + wait == pytest.approx(first + 1.0, abs=2 * US)  # four in a second: wait
-    assert fourth < first + 1.0
+async def test_a_burst_starts_together_then_waits_for_its_window(limiter: Limiter) -> None:
+    out = await limiter.run([Start(0.0)] * 3 + [Start(0.1), Start(0.1)], rate=10.0, burst=3)
+    first = out[0].started
+    assert [o.started for o in out[:3]] == [o.now for o in out[:3]]  # three at once
+    # At most three in any 0.3 s: the fourth when the first leaves the window.
+    assert out[3].started == approx(first + 0.3)
+    assert out[4].started == approx(out[1].started + 0.3)
 
 
-async def test_backend_stretches_its_second(backend: Backend, namespace: str) -> None:
-    stores = [backend.open(), backend.open(), backend.open()]
-    taken = [await store.acquire_timed(namespace, rate=2.0, burst=2, second=1.25)
-             for store in stores[:2]]
-    assert [wait for wait, _ in taken] == [0.0, 0.0]
-    first = taken[0][1]
-    wait, now = await stores[2].acquire_timed(namespace, rate=2.0, burst=2, second=1.25)
-    assert now + wait == pytest.approx(first + 1.25, abs=2 * US)  # two in any 1.25 s
-    backend.advance(wait)
-    wait, third = await stores[2].acquire_timed(namespace, rate=2.0, burst=2, second=1.25)
-    assert wait == 0.0
-    assert third >= first + 1.25 - 2 * US
-    spaced = backend.open()
-    other = namespace + "-spaced"
-    wait, start = await spaced.acquire_timed(other, rate=4.0, second=1.2)
-    assert wait == 0.0
-    wait, now = await spaced.acquire_timed(other, rate=4.0, second=1.2)
-    assert now + wait == pytest.approx(start + 0.3, abs=2 * US)  # 1.2 / 4 apart
-    with pytest.raises(ValueError, match="second"):
-        await spaced.acquire(other, rate=4.0, second=0.9)
+async def test_no_second_holds_more_than_the_rate(limiter: Limiter) -> None:
+    # 4.5 a second, bursts of 3 (a 0.67 s window): the burst rule would let two more
+    # start at 0.8, but four starts already lie within one second of the first.
+    out = await limiter.run([Start(0.0)] * 3 + [Start(0.8), Start(0.8)], rate=4.5, burst=3)
+    first = out[0].started
+    assert out[3].started == out[3].now
+    assert out[4].started == approx(first + 1.0)
 
 
-def test_a_reservation_takes_the_earliest_allowed_start() -> None:
-    state = RateState()
-    assert admit(state, 100.0, 4.0, 1, reserve=True) == 0.0
-    assert admit(state, 100.0, 4.0, 1, reserve=True) == pytest.approx(0.25)  # taken at 100.25
-    assert admit(state, 100.1, 4.0, 1, reserve=True) == pytest.approx(0.4)  # at 100.5
-    assert state.starts == [100.0, 100.25, 100.5]
-    paused = RateState(paused_until=110.0)
-    assert admit(paused, 100.0, None, 1, reserve=True) == pytest.approx(10.0)
-    assert paused.starts == []  # no rate: nothing to reserve, only the pause's wait
+async def test_a_pause_holds_everyone_and_a_shorter_one_does_not_cut_it(
+    limiter: Limiter,
+) -> None:
+    out = await limiter.run(
+        [Start(0.0), Pause(0.2, 3.0), Pause(0.4, 1.0), Start(0.6), Start(0.6)], rate=10.0
+    )
+    paused = out[1].now
+    assert out[3].started == approx(paused + 3.0)
+    assert out[4].started == approx(paused + 3.1)  # then the schedule, from there
 
 
-async def test_backend_reserves_starts_on_one_schedule(backend: Backend, namespace: str) -> None:
-    one, other = backend.open(), backend.open()
-    waits = [await store.reserve(namespace, rate=4.0, second=1.25)
-             for store in (one, other, one, other, one)]
-    assert waits[0] == 0.0
-    # Back to back, each a slot later (1.25 / 4 s apart), less the time the calls took.
-    for n, wait in enumerate(waits[1:], start=1):
-        assert 0.3125 * n - 0.25 < wait <= 0.3125 * n + US
-    # Four starts reserved in 1.25 s: the fifth is held to the first + 1.25 s.
-    wait = await one.acquire(namespace, rate=4.0, second=1.25)
-    assert wait > 0.3
-    await one.pause(namespace, 30.0)
-    assert await other.reserve(namespace, rate=None) > 29.0
+async def test_without_a_rate_only_a_pause_holds(limiter: Limiter) -> None:
+    out = await limiter.run(
+        [Start(0.0), Start(0.0), Pause(0.2, 2.0), Start(0.5), Start(0.5), Start(5.0)],
+        rate=None,
+    )
+    at_once = [out[0], out[1], out[5]]
+    assert [o.started for o in at_once] == [o.now for o in at_once]
+    assert out[3].started == approx(out[2].now + 2.0)
+    assert out[4].started == approx(out[2].now + 2.0)  # nothing recorded: no spacing
 
 
-async def test_pause_is_seen_by_every_client(backend: Backend, namespace: str) -> None:
-    pauser, other = backend.open(), backend.open()
-    before = time.monotonic()
-    await pauser.pause(namespace, 30.0)
-    await pauser.pause(namespace, 1.0)  # a shorter pause does not cut it short
-    wait = await other.acquire(namespace, rate=10.0)
-    elapsed = time.monotonic() - before
-    assert 30.0 - elapsed - US <= wait <= 30.0 + US
-    assert await other.acquire(namespace, rate=None) > 29.0  # unlimited, still paused
-    backend.advance(30.0)
-    assert await other.acquire(namespace, rate=10.0) == 0.0
+async def test_starts_are_taken_ahead_on_a_stretched_second(limiter: Limiter) -> None:
+    # A shared limiter's headroom: four starts in any 1.25 s, 1.25 / 4 apart. Five
+    # callers at once each take a start ahead, the fifth held by the bound to 1.25 s.
+    out = await limiter.run([Start(0.0)] * 5, rate=4.0, second=1.25)
+    first = out[0].started
+    assert [o.started - first for o in out] == [approx(n * 0.3125) for n in range(5)]
+    # Two at a time: the third waits out the window (2 * 1.25 / 2) and the cap alike.
+    out = await limiter.run([Start(10.0)] * 3, rate=2.0, burst=2, second=1.25)
+    assert [o.started for o in out[:2]] == [o.now for o in out[:2]]
+    assert out[2].started == approx(out[0].started + 1.25)
 
 
-async def test_without_a_rate_only_the_pause_applies(backend: Backend, namespace: str) -> None:
-    store = backend.open()
-    assert [await store.acquire(namespace, rate=None) for _ in range(50)] == [0.0] * 50
-    assert await store.acquire(namespace, rate=1.0) == 0.0  # unlimited starts left no log
+# -- what only stores have ---------------------------------------------------------
 
 
 async def test_namespaces_do_not_share_a_limit(backend: Backend, namespace: str) -> None:
     store = backend.open()
-    assert await store.acquire(namespace, rate=1.0) == 0.0
-    assert await store.acquire(namespace + "-other", rate=1.0) == 0.0
+    assert await store.take_start(namespace, rate=1.0) == 0.0
+    assert await store.take_start(namespace + "-other", rate=1.0) == 0.0
     await store.pause(namespace, 60.0)
-    assert await store.acquire(namespace + "-third", rate=1.0) == 0.0
+    assert await store.take_start(namespace + "-third", rate=1.0) == 0.0
+    assert await store.take_start(namespace, rate=1.0) > 59.0
+
+
+async def test_nonsense_limits_are_refused_before_the_store_is_asked(
+    backend: Backend, namespace: str
+) -> None:
+    store = backend.open()
+    for limits, field in [
+        ({"rate": 0.0}, "rate"), ({"rate": 1.0, "burst": 0}, "burst"),
+        ({"rate": 1.0, "second": 0.9}, "second"),
+    ]:
+        with pytest.raises(ValueError, match=field):
+            await store.take_start(namespace, **limits)  # type: ignore[arg-type]
+
+
+# -- the rule's own bookkeeping ------------------------------------------------------
 
 
 def test_the_log_keeps_only_starts_that_can_matter() -> None:
     state = RateState()
+    rule = RateRule(1000.0, 1000)
     for n in range(100):
-        admit(state, 100.0 + n * 0.01, 1000.0, 1000)
+        assert take(state, 100.0 + n * 0.01, rule) == 100.0 + n * 0.01
     assert len(state.starts) == 100
-    admit(state, 101.505, 1000.0, 1000)  # everything before 100.505 is out of both windows
-    assert state.starts == [100.0 + n * 0.01 for n in range(51, 100)] + [101.505]
+    take(state, 101.505, rule)  # everything before 100.505 is out of both windows
+    assert list(state.starts) == [100.0 + n * 0.01 for n in range(51, 100)] + [101.505]
+    rule = RateRule(2.0, 1)
+    take(state, 200.0, rule)  # a smaller limit: the log keeps what it can look at
+    assert list(state.starts) == [200.0]
+
+
+def test_a_rule_checks_its_limits() -> None:
+    for rate, burst, second in [(0.0, 1, 1.0), (float("nan"), 1, 1.0), (1.0, 0, 1.0),
+                                (1.0, 1, 0.5), (1.0, 1, float("nan"))]:
+        with pytest.raises(ValueError, match="rate must be > 0, burst >= 1 and second >= 1"):
+            RateRule(rate, burst, second)
+    assert repr(RateRule(4.5, 3)) == "RateRule(rate=4.5, burst=3, second=1.0)"

@@ -25,7 +25,7 @@ async def test_an_unreachable_server_is_a_store_error(namespace: str) -> None:
         port = probe.getsockname()[1]
     async with RedisStore(f"redis://:hunter2@127.0.0.1:{port}/0") as store:
         with pytest.raises(StoreError) as caught:
-            await store.acquire(namespace, rate=1.0)
+            await store.take_start(namespace, rate=1.0)
     assert isinstance(caught.value.__cause__, redis.exceptions.ConnectionError)
     assert "hunter2" not in str(caught.value)
     assert "hunter2" not in repr(store)
@@ -39,11 +39,11 @@ async def test_the_start_log_keeps_only_starts_that_can_matter(
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
         for _ in range(100):
-            assert await store.acquire(namespace, rate=1000.0, burst=1000) == 0.0
+            assert await store.take_start(namespace, rate=1000.0, burst=1000) == 0.0
         log = redis_keys(namespace) + "starts"
         assert await client.llen(log) == 100
         store.clock_offset = 1.5  # every start so far is out of both windows
-        assert await store.acquire(namespace, rate=1000.0, burst=1000) == 0.0
+        assert await store.take_start(namespace, rate=1000.0, burst=1000) == 0.0
         assert await client.llen(log) == 1
     finally:
         await client.aclose()

@@ -20,7 +20,7 @@ def test_the_namespace_hides_the_key_and_separates_clients() -> None:
 
 
 async def use_everything(store: Store, namespace: str) -> None:
-    await store.acquire(namespace, rate=10.0)
+    await store.take_start(namespace, rate=10.0)
     await store.pause(namespace, 1.0)
     await store.journal_reserve(
         namespace, "nightly/0", run="nightly", position=0, body_json='{"query": "q"}',
